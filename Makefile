@@ -1,0 +1,46 @@
+# Two entry points a fresh Debian machine needs (python3, git, curl, make):
+#   make demo   build, publish and install on the embedded default (no network, no cloud)
+#   make test   lint and every test
+# Both create .venv and install what they need, Debian packages included, idempotently.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+DEBIAN_PACKAGES := shellcheck pigz nix-bin
+PYTEST_WORKERS ?= 2
+SHELL_SCRIPTS = $(shell git ls-files | while read -r f; do [ -f "$$f" ] && head -c 64 "$$f" | grep -qE '^\#!.*(ba)?sh' && echo "$$f"; done)
+
+.PHONY: deps debian-deps test lint demo bench clean
+
+deps: debian-deps $(VENV)/.installed
+
+debian-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  echo "installing Debian packages:$$missing"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip >/dev/null
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+lint: deps
+	$(VENV)/bin/ruff check .
+	shellcheck $(SHELL_SCRIPTS)
+
+test: lint
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
+
+demo: deps
+	$(VENV)/bin/crio-release demo
+
+bench: deps
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,206 @@
+"""The bucket contract: artifact names, side files, markers and URLs.
+
+Every other module (bundle builder, publisher, both installers, release
+notes) asks this module for a name or a URL; none spells one itself.
+`scripts/get` keeps a bash copy of these rules, checked against this module
+by tests/test_get_contract.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from crio.arch import normalize_arch
+from crio.errors import UsageError
+from crio.revision import Revision, Version, parse_revision
+
+#: Folder of the bucket that holds every artifact.
+ARTIFACTS_DIR = "artifacts"
+#: Bucket published by the CRI-O project.
+DEFAULT_BUCKET = "cri-o"
+#: Public endpoint of Google Cloud Storage; objects are read path-style from it.
+GCS_PUBLIC_ENDPOINT = "https://storage.googleapis.com"
+#: Top directory inside every bundle, and the in-bundle names get relies on.
+BUNDLE_TOP = "cri-o"
+BUNDLE_MANIFEST = "manifest.json"
+BUNDLE_INSTALL_SCRIPT = "install"
+
+#: Side files written beside each tarball, by suffix.
+CHECKSUM_SUFFIX = ".sha256sum"
+SIGNATURE_SUFFIX = ".sig"
+CERTIFICATE_SUFFIX = ".cert"
+SIGSTORE_BUNDLE_SUFFIX = ".bundle"
+SBOM_SUFFIX = ".spdx"
+
+#: Content types and cache policy of everything the publisher writes.
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+MARKER_CACHE_CONTROL = "no-cache, max-age=0"
+
+
+def _rev(revision: Revision | str) -> str:
+    return str(revision if isinstance(revision, Revision) else parse_revision(revision))
+
+
+def tarball_name(arch: str, revision: Revision | str) -> str:
+    """`cri-o.amd64.v1.21.0.tar.gz`: the file name of one architecture's bundle."""
+    return f"cri-o.{normalize_arch(arch)}.{_rev(revision)}.tar.gz"
+
+
+def checksum_name(arch: str, revision: Revision | str) -> str:
+    """`….tar.gz.sha256sum`, in `sha256sum -c` format."""
+    return tarball_name(arch, revision) + CHECKSUM_SUFFIX
+
+
+def signature_name(arch: str, revision: Revision | str) -> str:
+    """`….tar.gz.sig`: base64 ECDSA-P256/SHA-256 signature of the tarball (cosign's blob format)."""
+    return tarball_name(arch, revision) + SIGNATURE_SUFFIX
+
+
+def sbom_name(arch: str, revision: Revision | str) -> str:
+    """`….tar.gz.spdx`: the SPDX 2.3 tag-value SBOM of the tarball."""
+    return tarball_name(arch, revision) + SBOM_SUFFIX
+
+
+def sbom_signature_name(arch: str, revision: Revision | str) -> str:
+    """`….tar.gz.spdx.sig`: signature of the SBOM."""
+    return sbom_name(arch, revision) + SIGNATURE_SUFFIX
+
+
+def manifest_name(revision: Revision | str) -> str:
+    """`cri-o.<rev>.manifest.json`: every file of the revision with size and sha256."""
+    return f"cri-o.{_rev(revision)}.manifest.json"
+
+
+def manifest_signature_name(revision: Revision | str) -> str:
+    return manifest_name(revision) + SIGNATURE_SUFFIX
+
+
+def arch_files(arch: str, revision: Revision | str) -> dict[str, str]:
+    """All files of one architecture by role; `tarball`, `checksum` and `sbom` are required."""
+    return {
+        "tarball": tarball_name(arch, revision),
+        "checksum": checksum_name(arch, revision),
+        "sbom": sbom_name(arch, revision),
+        "signature": signature_name(arch, revision),
+        "sbom_signature": sbom_signature_name(arch, revision),
+    }
+
+
+#: Roles without which an architecture's set is incomplete.
+REQUIRED_ROLES: tuple[str, ...] = ("tarball", "checksum", "sbom")
+#: Roles published when the pipeline signs.
+OPTIONAL_ROLES: tuple[str, ...] = ("signature", "sbom_signature")
+
+
+def object_path(name: str) -> str:
+    """Bucket path of an artifact file: `artifacts/<name>`."""
+    if "/" in name or name in ("", ".", ".."):
+        raise UsageError(f"invalid artifact file name {name!r}: expected a plain file name")
+    return f"{ARTIFACTS_DIR}/{name}"
+
+
+# Markers --------------------------------------------------------------------
+
+MAIN_MARKER = "latest-main.txt"
+
+
+def release_branch(minor: Version | str) -> str:
+    """`release-1.22` for a version or a `1.22` series."""
+    return f"release-{_series(minor)}"
+
+
+def release_branch_marker(minor: Version | str) -> str:
+    """`latest-release-1.22.txt`: newest commit on release-1.22."""
+    return f"latest-release-{_series(minor)}.txt"
+
+
+def tag_marker(minor: Version | str) -> str:
+    """`latest-1.22.txt`: newest (non-pre-release) tag of 1.22."""
+    return f"latest-{_series(minor)}.txt"
+
+
+def _series(minor: Version | str) -> str:
+    if isinstance(minor, Version):
+        return minor.minor_series
+    major, _, rest = minor.removeprefix("v").partition(".")
+    if not (major.isdigit() and rest.isdigit()):
+        raise UsageError(f"invalid minor series {minor!r}: expected MAJOR.MINOR such as 1.22")
+    return f"{int(major)}.{int(rest)}"
+
+
+@dataclass(frozen=True)
+class MarkerMove:
+    """One marker a publish should move, and why."""
+
+    marker: str
+    reason: str
+
+
+def markers_for(revision: Revision, branch: str | None = None) -> list[MarkerMove]:
+    """Which markers a revision moves: main and release branches by commit, tags by minor.
+
+    A pre-release tag moves no stable marker; a commit on any other branch moves none.
+    """
+    if revision.version is not None:
+        if revision.version.is_prerelease:
+            return []
+        return [MarkerMove(tag_marker(revision.version), f"newest tag of {revision.version.minor_series}")]
+    if branch == "main":
+        return [MarkerMove(MAIN_MARKER, "newest commit on main")]
+    if branch and branch.startswith("release-"):
+        series = branch.removeprefix("release-")
+        return [MarkerMove(release_branch_marker(series), f"newest commit on {branch}")]
+    return []
+
+
+def marker_for_request(request: str | None) -> str:
+    """The marker `get -t` reads: none -> latest-main.txt, `v1.21` -> latest-1.21.txt."""
+    from crio.revision import parse_minor_series
+
+    if not request:
+        return MAIN_MARKER
+    series = parse_minor_series(request)
+    if series is None:
+        raise UsageError(f"invalid channel {request!r}: expected vMAJOR.MINOR such as v1.21")
+    return tag_marker(f"{series[0]}.{series[1]}")
+
+
+# URLs ----------------------------------------------------------------------
+
+
+def public_base_url(bucket: str = DEFAULT_BUCKET) -> str:
+    """Anonymous read URL of a GCS bucket: `https://storage.googleapis.com/BUCKET`."""
+    return f"{GCS_PUBLIC_ENDPOINT}/{quote(validate_bucket_name(bucket.removeprefix('gs://')))}"
+
+
+#: GCS bucket names: 3 to 63 lowercase letters, digits, dashes, underscores and dots.
+BUCKET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+
+
+def validate_bucket_name(name: str) -> str:
+    """Return a valid GCS bucket name or raise with what is accepted."""
+    if not BUCKET_NAME_RE.match(name) or ".." in name:
+        raise UsageError(
+            f"invalid bucket name {name!r}: expected 3-63 lowercase letters, digits, '-', '_' or '.', such as cri-o"
+        )
+    return name
+
+
+def object_url(base_url: str, path: str) -> str:
+    """URL of a bucket path under a base URL (a bucket's public URL or any mirror)."""
+    return f"{base_url.rstrip('/')}/{path}"
+
+
+def artifact_url(base_url: str, name: str) -> str:
+    """URL of an artifact file: `BASE/artifacts/<name>`."""
+    return object_url(base_url, object_path(name))
+
+
+def download_links(base_url: str, revision: Revision | str, archs: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """Every architecture's public links for release notes: tarball, checksum, SBOM, signature."""
+    return {
+        arch: {role: artifact_url(base_url, name) for role, name in arch_files(arch, revision).items()}
+        for arch in archs
+    }
