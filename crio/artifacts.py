@@ -204,3 +204,12 @@ def download_links(base_url: str, revision: Revision | str, archs: tuple[str, ..
         arch: {role: artifact_url(base_url, name) for role, name in arch_files(arch, revision).items()}
         for arch in archs
     }
+
+
+# The node side ---------------------------------------------------------------
+
+#: Where the in-bundle `install` script records exactly what it wrote (below
+#: DESTDIR), and keeps a copy of itself so `install --uninstall` works without
+#: the bundle. Outside any user's $HOME on purpose.
+INSTALL_STATE_DIR = "/var/lib/crio-install"
+INSTALL_RECORD = "record.tsv"

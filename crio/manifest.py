@@ -1,0 +1,85 @@
+"""The per-revision manifest `cri-o.<rev>.manifest.json`: every file of a revision with size and sha256.
+
+The bundle builder writes it beside the tarballs; the publisher uploads it
+last and checks the bucket against it before any marker moves; `verify` and
+the installers read it to know what a complete revision is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crio.artifacts import OPTIONAL_ROLES, REQUIRED_ROLES, arch_files, manifest_name
+from crio.checksums import sha256_file
+from crio.errors import CrioError, ExitCode
+from crio.revision import Revision, parse_revision
+
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    name: str
+    arch: str
+    role: str
+    size: int
+    sha256: str
+
+
+@dataclass
+class RevisionManifest:
+    revision: str
+    version: str
+    architectures: list[str]
+    files: list[FileEntry] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "schema": SCHEMA,
+                "revision": self.revision,
+                "version": self.version,
+                "architectures": self.architectures,
+                "files": [vars(f) for f in sorted(self.files, key=lambda f: f.name)],
+            },
+            indent=2,
+            sort_keys=True,
+        ) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> RevisionManifest:
+        try:
+            data = json.loads(text)
+            if data.get("schema") != SCHEMA:
+                raise ValueError(f"unknown schema {data.get('schema')!r}")
+            parse_revision(data["revision"])
+            files = [FileEntry(**entry) for entry in data["files"]]
+            return cls(data["revision"], data["version"], list(data["architectures"]), files)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CrioError(f"revision manifest is malformed: {exc}", ExitCode.VERIFICATION) from None
+
+    def by_name(self) -> dict[str, FileEntry]:
+        return {f.name: f for f in self.files}
+
+
+def build_revision_manifest(directory: Path, revision: Revision, archs: list[str], version: str) -> RevisionManifest:
+    """Describe the artifacts of `revision` found in `directory`; every required role must be there."""
+    entries: list[FileEntry] = []
+    for arch in archs:
+        for role, name in arch_files(arch, revision).items():
+            path = directory / name
+            if not path.is_file():
+                if role in REQUIRED_ROLES:
+                    raise CrioError(f"{name} is missing from {directory}", ExitCode.INCOMPLETE_SET)
+                assert role in OPTIONAL_ROLES
+                continue
+            entries.append(FileEntry(name, arch, role, path.stat().st_size, sha256_file(path)))
+    return RevisionManifest(str(revision), version, list(archs), entries)
+
+
+def write_revision_manifest(directory: Path, manifest: RevisionManifest) -> Path:
+    path = directory / manifest_name(manifest.revision)
+    path.write_text(manifest.to_json(), encoding="utf-8")
+    return path
