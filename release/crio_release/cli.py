@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import click
 
@@ -12,16 +13,33 @@ from crio.cli import run_main
 #: subcommand name -> "module:attribute" of its click command.
 COMMANDS: dict[str, str] = {
     "support": "crio_release.support:support_command",
+    "bundle": "crio_release.bundle_cli:bundle_command",
+    "sign": "crio_release.sign_cli:sign_command",
+    "publish": "crio_release.publish_cli:publish_command",
+    "verify": "crio_release.publish_cli:verify_command",
+    "markers": "crio_release.publish_cli:markers_command",
+    "branch": "crio_release.git_cli:branch_group",
+    "forward": "crio_release.git_cli:forward_command",
+    "patch": "crio_release.git_cli:patch_command",
+    "tag": "crio_release.git_cli:tag_command",
+    "notes": "crio_release.notes_cli:notes_group",
+    "reconcile": "crio_release.reconcile_cli:reconcile_command",
+    "demo": "crio_release.demo:demo_command",
 }
+
+
+def _available(target: str) -> bool:
+    module = target.partition(":")[0]
+    return importlib.util.find_spec(module) is not None
 
 
 class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(name for name, target in COMMANDS.items() if _available(target))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
-        if target is None:
+        if target is None or not _available(target):
             return None
         module, _, attr = target.partition(":")
         return getattr(importlib.import_module(module), attr)
