@@ -57,8 +57,10 @@ class RevisionManifest:
             parse_revision(data["revision"])
             files = [FileEntry(**entry) for entry in data["files"]]
             return cls(data["revision"], data["version"], list(data["architectures"]), files)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CrioError(f"revision manifest is malformed: {exc}", ExitCode.VERIFICATION) from None
+        except CrioError as exc:
+            raise CrioError(f"revision manifest is malformed: {exc.message}", ExitCode.VERIFICATION) from None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise CrioError(f"revision manifest is malformed: {exc!r}", ExitCode.VERIFICATION) from None
 
     def by_name(self) -> dict[str, FileEntry]:
         return {f.name: f for f in self.files}

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+from crio.errors import CrioError
 from crio.revision import Version
 
 VERSION_FILE = "VERSION"
@@ -27,7 +28,10 @@ def read_version_text(text: str) -> Version:
     lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) != 1 or lines[0] != lines[0].strip():
         raise ValueError(f"a VERSION file holds exactly one line MAJOR.MINOR.PATCH, got {text!r}")
-    return Version.parse(lines[0])
+    try:
+        return Version.parse(lines[0])
+    except CrioError as exc:
+        raise ValueError(exc.message) from None
 
 
 def version() -> Version:
@@ -87,7 +91,6 @@ def collect_build_info(source_dir: Path | None = None, build_date: datetime | No
 
 def _arch_name() -> str:
     from crio.arch import host_arch
-    from crio.errors import CrioError
 
     try:
         return host_arch()
