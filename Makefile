@@ -7,7 +7,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
-DEBIAN_PACKAGES := shellcheck pigz nix-bin
+DEBIAN_PACKAGES := python3-venv shellcheck pigz nix-bin
 PYTEST_WORKERS ?= 2
 SHELL_SCRIPTS = $(shell git ls-files | while read -r f; do [ -f "$$f" ] && head -c 64 "$$f" | grep -qE '^\#!.*(ba)?sh' && echo "$$f"; done)
 
