@@ -25,7 +25,7 @@ debian-deps:
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip >/dev/null
+	@$(PY) -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 	@echo "installing Python packages into $(VENV)"
 	@$(PY) -m pip install -q -e '.[test]' >$(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@touch $@
