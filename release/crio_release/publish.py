@@ -1,0 +1,299 @@
+"""Publish one revision's full set to a bucket: immutable artifacts first, markers only after read-back.
+
+Order of work, each step a gate for the next:
+1. the local set is complete and consistent with its manifest (else nothing is touched);
+2. every object already in the bucket is compared by hash: the same bytes are skipped (an
+   idempotent re-run uploads 0 bytes), different bytes stop everything before any upload;
+3. the rest is uploaded create-only (`if_generation_match=0`) in parallel, the revision
+   manifest last; a 412 is compared again, since the client's own retry can cause it;
+4. every object is read back (size and hashes), the whole set is checked in the bucket,
+   and only then do markers move, by compare-and-swap and only forward.
+"""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crio.arch import DEFAULT_BUILD_ARCHITECTURES, normalize_arch
+from crio.artifacts import (
+    IMMUTABLE_CACHE_CONTROL,
+    REQUIRED_ROLES,
+    arch_files,
+    manifest_name,
+    manifest_signature_name,
+    markers_for,
+    object_path,
+)
+from crio.errors import CrioError, ExitCode
+from crio.manifest import RevisionManifest
+from crio.revision import Revision
+from crio_release.markers import MarkerResult, move_marker, plan_marker, revision_problems
+from crio_release.storage import Digests, ObjectInfo, PreconditionFailed, Storage, open_bucket
+
+#: Parallel uploads; GCS throughput per object is limited, so a few streams fill the link.
+UPLOAD_WORKERS = 6
+
+_CONTENT_TYPES = (
+    (".tar.gz", "application/gzip"),
+    (".json", "application/json"),
+    (".bundle", "application/json"),
+    (".sha256sum", "text/plain"),
+    (".spdx", "text/plain"),
+    (".sig", "text/plain"),
+    (".cert", "text/plain"),
+    (".txt", "text/plain"),
+)
+
+
+def content_type_for(name: str) -> str:
+    """The Content-Type a published file is served with, by its suffix."""
+    for suffix, content_type in _CONTENT_TYPES:
+        if name.endswith(suffix):
+            return content_type
+    return "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """One file of the set to publish, hashed once."""
+
+    name: str
+    path: Path
+    digests: Digests
+
+    @property
+    def object_path(self) -> str:
+        return object_path(self.name)
+
+
+@dataclass
+class ObjectReport:
+    """One artifact: uploaded (`upload`), already there with the same bytes (`skip`), or planned."""
+
+    path: str
+    size: int
+    action: str
+    sha256: str
+
+    def line(self, dry_run: bool) -> str:
+        if self.action == "skip":
+            return f"skip   {self.path} ({self.size} bytes): exists, same sha256 -> skip"
+        verb = "would upload" if dry_run else "upload"
+        return f"{verb} {self.path} ({self.size} bytes, {content_type_for(self.path)}), if_generation_match=0"
+
+
+@dataclass
+class PublishReport:
+    """What a publish did or, with dry_run, would do."""
+
+    revision: str
+    bucket: str
+    dry_run: bool
+    objects: list[ObjectReport] = field(default_factory=list)
+    markers: list[MarkerResult] = field(default_factory=list)
+
+    @property
+    def uploaded(self) -> list[ObjectReport]:
+        return [o for o in self.objects if o.action == "upload"]
+
+    @property
+    def skipped(self) -> list[ObjectReport]:
+        return [o for o in self.objects if o.action == "skip"]
+
+    @property
+    def bytes_uploaded(self) -> int:
+        return 0 if self.dry_run else sum(o.size for o in self.uploaded)
+
+    def lines(self) -> list[str]:
+        out = [o.line(self.dry_run) for o in self.objects]
+        out += [("would: " if self.dry_run else "") + m.line() for m in self.markers]
+        if not self.markers:
+            out.append(f"no marker names {self.revision}: it is neither a stable tag nor a commit on "
+                       "main or a release branch")
+        if self.dry_run:
+            out.append(f"dry run: nothing written to {self.bucket}")
+        else:
+            out.append(f"published {self.revision} to {self.bucket}: {len(self.uploaded)} uploaded "
+                       f"({self.bytes_uploaded} bytes), {len(self.skipped)} already there")
+        return out
+
+
+# 1. The local set --------------------------------------------------------------------
+
+
+def collect_local_set(directory: Path, revision: Revision, archs: list[str]) -> list[LocalFile]:
+    """Every file of the revision in `directory`, checked complete and against the local manifest.
+
+    The manifest comes last in the returned list, its signature after it.
+    """
+    if not directory.is_dir():
+        raise CrioError(f"{directory} is not a directory: give the bundle builder's output directory",
+                        ExitCode.INCOMPLETE_SET)
+    wanted = {arch: arch_files(arch, revision) for arch in archs}
+    manifest_path = directory / manifest_name(revision)
+    if not manifest_path.is_file() and not any((directory / n).is_file() for f in wanted.values()
+                                                  for n in f.values()):
+        raise CrioError(f"no files of revision {revision} in {directory}: expected "
+                        f"{wanted[archs[0]]['tarball']} and its side files", ExitCode.INCOMPLETE_SET)
+    missing = [name for files in wanted.values() for role, name in files.items()
+               if role in REQUIRED_ROLES and not (directory / name).is_file()]
+    if not manifest_path.is_file():
+        missing.append(manifest_name(revision))
+    if missing:
+        lacking = sorted({arch for arch, files in wanted.items() if any(n in missing for n in files.values())})
+        raise CrioError(
+            f"{directory} lacks part of revision {revision} ({', '.join(lacking) or 'manifest'}): missing "
+            f"{', '.join(missing)}; a publish needs tarball, .sha256sum and .spdx of each of "
+            f"{', '.join(archs)} plus the manifest", ExitCode.INCOMPLETE_SET)
+    try:
+        manifest = RevisionManifest.from_json(manifest_path.read_bytes())
+    except CrioError as exc:
+        raise CrioError(f"{manifest_path}: {exc.message}", ExitCode.INCOMPLETE_SET) from None
+    if manifest.revision != str(revision):
+        raise CrioError(f"{manifest_path} describes revision {manifest.revision}, not {revision}",
+                        ExitCode.INCOMPLETE_SET)
+    not_listed = [arch for arch in archs if arch not in manifest.architectures]
+    if not_listed:
+        raise CrioError(f"{manifest_path} lists architectures {', '.join(manifest.architectures)}, "
+                        f"not {', '.join(not_listed)}", ExitCode.INCOMPLETE_SET)
+    names = [name for files in wanted.values() for name in files.values() if (directory / name).is_file()]
+    names += [entry.name for entry in manifest.files if entry.name not in names]
+    files = []
+    for name in names:
+        path = directory / name
+        if not path.is_file():
+            raise CrioError(f"{name} is listed in {manifest_path.name} but missing from {directory}",
+                            ExitCode.INCOMPLETE_SET)
+        files.append(LocalFile(name, path, Digests.of_file(path)))
+    by_name = manifest.by_name()
+    for local in files:
+        entry = by_name.get(local.name)
+        if entry is not None and (entry.size != local.digests.size or entry.sha256 != local.digests.sha256):
+            raise CrioError(f"{local.path} does not match {manifest_path.name} (sha256 {local.digests.sha256}, "
+                            f"manifest says {entry.sha256}): rebuild the set", ExitCode.INCOMPLETE_SET)
+    files.append(LocalFile(manifest_path.name, manifest_path, Digests.of_file(manifest_path)))
+    signature = directory / manifest_signature_name(revision)
+    if signature.is_file():
+        files.append(LocalFile(signature.name, signature, Digests.of_file(signature)))
+    return files
+
+
+# 2-3. Artifacts ----------------------------------------------------------------------
+
+
+def _conflict(local: LocalFile, stored: ObjectInfo) -> CrioError:
+    return CrioError(
+        f"{stored.path} is already published with {stored.describe_hash()} but the local file has sha256 "
+        f"{local.digests.sha256} (md5 {local.digests.md5}): published artifacts are immutable; "
+        "publish under a new revision", ExitCode.IMMUTABLE_CONFLICT)
+
+
+def _compare_existing(local: LocalFile, stored: ObjectInfo | None) -> str:
+    """`upload` if absent, `skip` if the same bytes are there; raise for different bytes."""
+    if stored is None:
+        return "upload"
+    if stored.matches(local.digests):
+        return "skip"
+    raise _conflict(local, stored)
+
+
+def _read_back_problem(local: LocalFile, stored: ObjectInfo | None) -> str | None:
+    """Why the stored object is not the local file, judged by every hash the store reports."""
+    if stored is None:
+        return f"{local.object_path} is missing after upload"
+    if stored.size != local.digests.size:
+        return f"{local.object_path} has {stored.size} bytes after upload, expected {local.digests.size}"
+    for label, theirs, mine in (("sha256", stored.sha256, local.digests.sha256),
+                                ("md5", stored.md5, local.digests.md5),
+                                ("crc32c", stored.crc32c, local.digests.crc32c)):
+        if theirs and theirs != mine:
+            return f"{local.object_path} has {label} {theirs} after upload, expected {mine}"
+    if not (stored.sha256 or stored.md5 or stored.crc32c):
+        return f"{local.object_path} reports no hash to check after upload"
+    return None
+
+
+def _upload_one(storage: Storage, local: LocalFile) -> str:
+    """Create-only upload; on 412 the object is compared, since our own retried write may be the one there."""
+    try:
+        storage.upload_file(local.object_path, local.path, digests=local.digests,
+                            content_type=content_type_for(local.name), cache_control=IMMUTABLE_CACHE_CONTROL,
+                            if_generation_match=0)
+    except PreconditionFailed:
+        return "skip" if _compare_existing(local, storage.stat(local.object_path)) == "skip" else "upload"
+    return "upload"
+
+
+def _upload_all(storage: Storage, files: list[LocalFile], progress: bool) -> dict[str, str]:
+    """Upload in parallel with a byte progress bar; raise one error listing every failed object."""
+    from tqdm import tqdm
+
+    results: dict[str, str] = {}
+    errors: list[CrioError] = []
+    with tqdm(total=sum(f.digests.size for f in files), unit="B", unit_scale=True, desc="upload",
+              disable=not progress, file=sys.stderr) as bar:
+        def run(local: LocalFile) -> None:
+            try:
+                results[local.name] = _upload_one(storage, local)
+            except CrioError as exc:
+                errors.append(exc)
+            bar.update(local.digests.size)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(UPLOAD_WORKERS, len(files)))) as pool:
+            list(pool.map(run, files))
+    if errors:
+        code = next((e.exit_code for e in errors if e.exit_code == ExitCode.IMMUTABLE_CONFLICT),
+                    errors[0].exit_code)
+        raise CrioError(f"{len(errors)} upload(s) failed, no marker moved: "
+                        + "; ".join(e.message for e in errors), code)
+    return results
+
+
+# The whole publish -------------------------------------------------------------------
+
+
+def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, branch: str | None = None,
+                     repo: Path | None = None, archs: list[str] | None = None, dry_run: bool = False,
+                     progress: bool = False) -> PublishReport:
+    """Publish the full set of `revision` from `directory` and move its markers forward.
+
+    Raises CrioError with the class's exit code; on any error no marker has moved.
+    """
+    storage = open_bucket(bucket_url)
+    archs = list(dict.fromkeys(normalize_arch(a) for a in (archs or DEFAULT_BUILD_ARCHITECTURES)))
+    files = collect_local_set(Path(directory), revision, archs)
+    storage.check()
+    report = PublishReport(str(revision), storage.url, dry_run)
+
+    # Existence and hash BEFORE uploading: re-runs cost no bytes and a conflict stops everything.
+    actions = {local.name: _compare_existing(local, storage.stat(local.object_path)) for local in files}
+    moves = markers_for(revision, branch)
+    plans = [plan_marker(storage, move, revision, repo) for move in moves]  # refuses to guess before any write
+    if dry_run:
+        report.objects = [ObjectReport(f.object_path, f.digests.size, actions[f.name], f.digests.sha256)
+                          for f in files]
+        report.markers = plans
+        return report
+
+    manifest_names = {manifest_name(revision), manifest_signature_name(revision)}
+    pending = [f for f in files if actions[f.name] == "upload"]
+    done = _upload_all(storage, [f for f in pending if f.name not in manifest_names], progress)
+    done.update(_upload_all(storage, [f for f in pending if f.name in manifest_names], progress))
+    actions.update(done)
+    report.objects = [ObjectReport(f.object_path, f.digests.size, actions[f.name], f.digests.sha256)
+                      for f in files]
+
+    problems = [p for f in files if (p := _read_back_problem(f, storage.stat(f.object_path)))]
+    if problems:
+        raise CrioError("read-back failed, no marker moved: " + "; ".join(problems), ExitCode.VERIFY_FAILED)
+    if moves:
+        # The bucket, not the local directory, decides whether the set is complete.
+        incomplete = revision_problems(storage, revision, sorted(set(archs) | set(DEFAULT_BUILD_ARCHITECTURES)))
+        if incomplete:
+            raise CrioError(f"{revision} is not complete in {storage.url}, no marker moved: "
+                            + "; ".join(incomplete), ExitCode.INCOMPLETE_SET)
+        report.markers = [move_marker(storage, move, revision, repo) for move in moves]
+    return report

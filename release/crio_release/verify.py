@@ -1,0 +1,161 @@
+"""Check a published revision from the bucket's side: download it and trust nothing until it adds up.
+
+Every architecture must be there with its tarball, checksum file and SBOM; the
+checksum file, the manifest and the object's bytes must agree; the SBOM must
+parse as SPDX and describe this tarball; and every signature present must
+verify with the trusted key (a signature that cannot be checked is reported,
+not silently passed).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from crio.arch import DEFAULT_BUILD_ARCHITECTURES, normalize_arch
+from crio.artifacts import (
+    REQUIRED_ROLES,
+    arch_files,
+    manifest_name,
+    manifest_signature_name,
+    object_path,
+)
+from crio.checksums import parse_sha256sum, sha256_file
+from crio.errors import CrioError
+from crio.manifest import RevisionManifest
+from crio.revision import Revision
+from crio.signing import verify_file
+from crio_release.storage import Storage, open_bucket
+
+NO_KEY = "cannot verify signature: no key (pass --key PUB.pem or set CRIO_VERIFY_KEY)"
+
+
+def verify_revision(bucket_url: str, revision: Revision, *, key: bytes | None = None,
+                    archs: list[str] | None = None) -> list[str]:
+    """Every problem found with `revision` in the bucket, one sentence each; empty means it verifies."""
+    storage = open_bucket(bucket_url)
+    storage.check()
+    wanted = list(dict.fromkeys(normalize_arch(a) for a in (archs or DEFAULT_BUILD_ARCHITECTURES)))
+    with tempfile.TemporaryDirectory(prefix="crio-verify-") as tmp:
+        return _verify(storage, revision, wanted, key, Path(tmp))
+
+
+def _fetch(storage: Storage, name: str, workdir: Path) -> Path | None:
+    path = object_path(name)
+    if storage.stat(path) is None:
+        return None
+    dest = workdir / name
+    storage.download(path, dest)
+    return dest
+
+
+def _check_signature(storage: Storage, signed: Path, signature_name: str, key: bytes | None,
+                     workdir: Path) -> list[str]:
+    signature = _fetch(storage, signature_name, workdir)
+    if signature is None:
+        return []
+    if key is None:
+        return [f"{object_path(signature_name)}: {NO_KEY}"]
+    try:
+        verify_file(signed, signature.read_bytes(), key)
+    except CrioError as exc:
+        return [f"{object_path(signature_name)}: {exc.message}"]
+    return []
+
+
+def _verify(storage: Storage, revision: Revision, archs: list[str], key: bytes | None, workdir: Path) -> list[str]:
+    problems: list[str] = []
+    manifest_file = _fetch(storage, manifest_name(revision), workdir)
+    manifest: RevisionManifest | None = None
+    if manifest_file is None:
+        problems.append(f"{object_path(manifest_name(revision))} is missing")
+    else:
+        try:
+            manifest = RevisionManifest.from_json(manifest_file.read_bytes())
+        except CrioError as exc:
+            problems.append(f"{object_path(manifest_name(revision))}: {exc.message}")
+        if manifest is not None and manifest.revision != str(revision):
+            problems.append(f"the manifest names revision {manifest.revision}, expected {revision}")
+        problems += _check_signature(storage, manifest_file, manifest_signature_name(revision), key, workdir)
+    entries = manifest.by_name() if manifest else {}
+    if manifest is not None:
+        problems += [f"architecture {arch} is not in the manifest" for arch in archs
+                     if arch not in manifest.architectures]
+
+    checked: set[str] = set()
+    for arch in archs:
+        names = arch_files(arch, revision)
+        local: dict[str, Path] = {}
+        for role in ("tarball", "checksum", "sbom"):
+            fetched = _fetch(storage, names[role], workdir)
+            if fetched is None:
+                problems.append(f"{object_path(names[role])} is missing ({arch} {role})")
+            else:
+                local[role] = fetched
+        if set(local) != set(REQUIRED_ROLES):
+            continue
+        digest = sha256_file(local["tarball"])
+        try:
+            listed = parse_sha256sum(local["checksum"].read_text(encoding="utf-8", errors="replace"),
+                                     names["tarball"])
+            if listed != digest:
+                problems.append(f"{object_path(names['checksum'])} says {listed}, the tarball has {digest}")
+        except CrioError as exc:
+            problems.append(f"{object_path(names['checksum'])}: {exc.message}")
+        problems += _check_sbom(local["sbom"], names["tarball"], digest, revision)
+        for role, path in local.items():
+            problems += _against_manifest(manifest, entries, names[role], path)
+            checked.add(names[role])
+        problems += _check_signature(storage, local["tarball"], names["signature"], key, workdir)
+        problems += _check_signature(storage, local["sbom"], names["sbom_signature"], key, workdir)
+        checked.update((names["signature"], names["sbom_signature"]))
+
+    # Files the manifest lists beyond the checked architectures must still be there and match.
+    for name, entry in entries.items():
+        if name in checked:
+            continue
+        info = storage.stat(object_path(name))
+        if info is None:
+            problems.append(f"{object_path(name)} is listed in the manifest but missing")
+        elif info.size != entry.size:
+            problems.append(f"{object_path(name)} has {info.size} bytes, the manifest says {entry.size}")
+        elif info.sha256 is not None and info.sha256 != entry.sha256:
+            problems.append(f"{object_path(name)} has sha256 {info.sha256}, the manifest says {entry.sha256}")
+    return problems
+
+
+def _against_manifest(manifest: RevisionManifest | None, entries: dict, name: str, path: Path) -> list[str]:
+    if manifest is None:
+        return []
+    entry = entries.get(name)
+    if entry is None:
+        return [f"{object_path(name)} is not listed in the manifest"]
+    digest = sha256_file(path)
+    if entry.size != path.stat().st_size or entry.sha256 != digest:
+        return [f"{object_path(name)} has sha256 {digest} ({path.stat().st_size} bytes), "
+                f"the manifest says {entry.sha256} ({entry.size} bytes)"]
+    return []
+
+
+def _check_sbom(sbom: Path, tarball: str, digest: str, revision: Revision) -> list[str]:
+    """The SBOM parses as SPDX and one package is this tarball: by SHA256, else by file name or version."""
+    from spdx_tools.spdx.model import ChecksumAlgorithm
+    from spdx_tools.spdx.parser.error import SPDXParsingError
+    from spdx_tools.spdx.parser.parse_anything import parse_file
+
+    where = object_path(sbom.name)
+    logging.getLogger("spdx_tools").setLevel(logging.ERROR)
+    try:
+        document = parse_file(str(sbom))
+    except SPDXParsingError as exc:
+        first = exc.get_messages()[0] if exc.get_messages() else "unparseable"
+        return [f"{where} is not a valid SPDX document: {' '.join(str(first).split())}"]
+    except Exception as exc:  # spdx-tools raises assorted errors on garbage input
+        return [f"{where} is not a valid SPDX document: {type(exc).__name__}"]
+    sums = [c.value.lower() for p in document.packages for c in p.checksums
+            if c.algorithm == ChecksumAlgorithm.SHA256]
+    if sums:
+        return [] if digest in sums else [f"{where} records sha256 {', '.join(sums)}, the tarball has {digest}"]
+    named = any(p.file_name == tarball or p.version == str(revision) for p in document.packages)
+    return [] if named else [f"{where} describes no package named {tarball} or version {revision}"]
