@@ -182,7 +182,7 @@ def tags_of_series(ctx: ReleaseContext, major: int, minor: int, final_only: bool
 
 def patch_message(new: Version, branch: str, last_tag: str, count: int) -> str:
     return (f"Bump version to {new} for the next patch release of {new.minor_series}\n\n"
-            f"{branch} has {count} commit(s) since {last_tag}; {new.tag} will be tagged from this branch.\n")
+            f"{branch} has {count} commit(s) since {last_tag}; {new.tag} will be tagged from this branch.")
 
 
 def prepare_patch(ctx: ReleaseContext, series_text: str, force: bool = False) -> Version:
@@ -226,7 +226,7 @@ def signing_requested(repo: git.Repo) -> bool:
 
 def next_minor_message(new: Version, tag: str) -> str:
     return (f"Bump version to {new} on main after {tag}\n\n"
-            f"{tag} is tagged on its release branch; main now develops {new.minor_series}.\n")
+            f"{tag} is tagged on its release branch; main now develops {new.minor_series}.")
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,7 @@ class GitRunner:
     dry_run: bool
     echo: Callable[[str], None]
     lines: list[str] = field(default_factory=list)
+    _placeholders: set[str] = field(default_factory=set)
 
     @property
     def cwd(self) -> str:
@@ -154,7 +155,7 @@ class GitRunner:
             check: bool = True) -> str:
         """Run `git ARGS`; return its stdout stripped (in a dry run: `$name`)."""
         shown = f"{env_shown} " if env_shown else ""
-        line = f"{shown}git {shlex.join(args)}"
+        line = f"{shown}git {self._join(args)}"
         if name:
             line = f"{name}=$({line})"
         if stdin is not None:
@@ -162,7 +163,10 @@ class GitRunner:
         self.lines.append(line)
         self.echo(line)
         if self.dry_run:
-            return f"${name}" if name else ""
+            if not name:
+                return ""
+            self._placeholders.add(f"${name}")
+            return f"${name}"
         proc = subprocess.run(["git", *args], cwd=self.cwd, input=stdin, capture_output=True, text=True,
                               env={**os.environ, **(env or {})}, check=False)
         if proc.returncode != 0 and check:
@@ -170,9 +174,13 @@ class GitRunner:
             raise git_failed(f"git {args[0]} failed: {detail}")
         return proc.stdout.strip() if proc.returncode == 0 else ""
 
+    def _join(self, args: list[str]) -> str:
+        """Shell-quote ARGS; arguments holding a `$name` of an earlier dry-run command keep it expandable."""
+        return " ".join(f'"{a}"' if any(p in a for p in self._placeholders) else shlex.quote(a) for a in args)
+
     def try_run(self, args: list[str]) -> tuple[bool, str]:
         """Run a command whose failure the caller handles (a rejected push); dry run: success."""
-        line = f"git {shlex.join(args)}"
+        line = f"git {self._join(args)}"
         self.lines.append(line)
         self.echo(line)
         if self.dry_run:
@@ -189,12 +197,14 @@ class GitRunner:
     # Composite operations ----------------------------------------------------
 
     def commit_files(self, branch: str, parent: str | None, files: dict[str, str], message: str,
-                     modes: dict[str, str] | None = None) -> str:
+                     modes: dict[str, str] | None = None, *, replaces: str | bool | None = True) -> str:
         """Commit FILES (path -> text) on top of PARENT as the new head of BRANCH; return the commit.
 
         Uses a temporary index so neither the user's index nor work tree is
         touched unless BRANCH is checked out, in which case it is fast-forwarded.
-        The ref update names the expected old value: a concurrent change fails it.
+        The ref update names the expected old value (PARENT, or REPLACES when
+        the branch is moved elsewhere, None when it must not exist yet): a
+        concurrent change fails it.
         """
         modes = modes or {}
         with tempfile.TemporaryDirectory(prefix="crio-release-") as tmp:
@@ -215,7 +225,11 @@ class GitRunner:
             tree = self.run(["write-tree"], name="tree", env=env, env_shown=shown)
         parents = ["-p", parent] if parent else []
         commit = self.run(["commit-tree", tree, *parents, "-m", message], name="commit")
-        self.move_branch(branch, parent, commit)
+        old = parent if replaces is True else (replaces or None)
+        if replaces is True:
+            self.move_branch(branch, old, commit)
+        else:
+            self.run(["update-ref", f"refs/heads/{branch}", commit, old or "0" * 40])
         return commit
 
     def move_branch(self, branch: str, old: str | None, new: str) -> None:
