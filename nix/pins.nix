@@ -24,6 +24,9 @@ let
   nixpkgsTable = need nixTable "nix" "nixpkgs";
   sourceTable = need nixTable "nix" "crio-source";
 
+  hasSuffix = suffix: s:
+    let n = builtins.stringLength s; k = builtins.stringLength suffix; in
+    n >= k && builtins.substring (n - k) k s == suffix;
   isRev = s: builtins.match "[0-9a-f]{40}" s != null;
   # fetchTarball hashes: nix base32 (52 chars), hex (64) or SRI `sha256-...`.
   isHash = s: builtins.match "[0-9a-df-np-sv-z]{52}|[0-9a-f]{64}|sha256-[A-Za-z0-9+/]{43}=" s != null;
@@ -39,9 +42,15 @@ let
     owner = needString t p "owner";
     repo = needString t p "repo";
     tag = needString t p "tag";
+    # A commit, or the tag itself when the commit is not known: the sha256
+    # pins the content either way.
     rev = let r = needString t p "rev"; in
-      if isRev r then r else fail "${p}.rev ${builtins.toJSON r} is not a 40-hex commit";
-    url = needString t p "url";
+      if isRev r || r == t.tag or null then r
+      else fail "${p}.rev ${builtins.toJSON r} is neither a 40-hex commit nor the tag";
+    # The archive of that very revision, so url and rev cannot drift apart.
+    url = let u = needString t p "url"; suffix = "/${t.rev or ""}.tar.gz"; in
+      if hasSuffix suffix u then u
+      else fail "${p}.url ${builtins.toJSON u} must end with ${builtins.toJSON suffix} (the archive of rev)";
     sha256 = checkHash p (needString t p "sha256");
   };
 
