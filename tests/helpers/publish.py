@@ -84,3 +84,27 @@ def make_revision_set(directory: Path, revision: Revision | str, archs: tuple[st
 def tree_snapshot(root: Path) -> dict[str, bytes]:
     """Every file below root with its bytes: compare before/after to prove nothing was written."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def bucket_state(bucket_url: str) -> object:
+    """A comparable picture of a bucket: every byte for file://, every object's generation and md5 for gs://."""
+    from crio_release.storage import open_bucket
+
+    if bucket_url.startswith("file://"):
+        from urllib.parse import urlparse
+
+        return tree_snapshot(Path(urlparse(bucket_url).path))
+    return [(o.path, o.generation, o.size, o.md5, o.sha256) for o in open_bucket(bucket_url).list()]
+
+
+def race_publisher(bucket_url: str, revision: str, directory: str, emulator: str | None, barrier: object) -> str:
+    """One concurrent publisher process for race tests: wait at the barrier, publish, return the marker lines."""
+    import os
+
+    from crio_release.publish import publish_revision
+
+    if emulator:
+        os.environ["STORAGE_EMULATOR_HOST"] = emulator
+    barrier.wait()  # type: ignore[attr-defined]
+    report = publish_revision(bucket_url, parse_revision(revision), Path(directory))
+    return "\n".join(m.line() for m in report.markers)
