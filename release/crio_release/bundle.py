@@ -1,0 +1,349 @@
+"""Build the static bundles of one revision: `cri-o.<arch>.<rev>.tar.gz` with its side files, per architecture.
+
+For each architecture: stage every component's source (spec.py, sources.py),
+run the build-time checks (checks.py), stream the sorted tree through the
+reproducible tar.gz writer (tarball.py) while hashing every file, append the
+in-bundle `manifest.json` carrying those hashes, then write the `.sha256sum`
+and the validated SPDX SBOM (sbom.py). After all architectures the
+per-revision manifest (crio.manifest) is written. Everything is produced in
+a private temporary directory inside `out_dir` and renamed into place only
+when every architecture succeeded, so a failed build leaves no partial file.
+
+The mtime of every entry is, in order: the `source_date_epoch` argument, the
+SOURCE_DATE_EPOCH environment variable, or the commit date of the revision
+in this repository's git history (an error asks for one of the first two
+when git does not know the revision).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import crio
+from crio.arch import normalize_arch
+from crio.artifacts import (
+    BUNDLE_INSTALL_SCRIPT,
+    BUNDLE_MANIFEST,
+    BUNDLE_TOP,
+    checksum_name,
+    sbom_name,
+    tarball_name,
+)
+from crio.checksums import format_sha256sum
+from crio.errors import CrioError, ExitCode
+from crio.manifest import build_revision_manifest, write_revision_manifest
+from crio.revision import Revision
+from crio.version import BuildInfo, version
+from crio_release.checks import check_conflicts, check_elf_machines
+from crio_release.sbom import SbomInput, write_sbom
+from crio_release.sources import SourceFetcher, StagedFile
+from crio_release.spec import Spec, load_spec
+from crio_release.tarball import TarballWriter, sort_key
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SPECS_DIR = PACKAGE_DIR / "specs"
+EMBEDDED_SPEC = SPECS_DIR / "embedded.toml"
+BUNDLE_FILES_DIR = PACKAGE_DIR / "bundle_files"
+REPO_ROOT = Path(crio.__file__).resolve().parent.parent
+NIX_DIR = REPO_ROOT / "nix"
+#: Files every bundle carries from bundle_files/, with their modes.
+BUNDLE_FILES: dict[str, int] = {BUNDLE_INSTALL_SCRIPT: 0o755, "Makefile": 0o644, "README.md": 0o644}
+MANIFEST_SCHEMA = 1
+BUILDER = "bundle"   # owner of the builder's own files in messages and the manifest
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """A file the build wrote into `out_dir`."""
+
+    name: str
+    path: Path
+    size: int
+    sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "path": str(self.path), "size": self.size, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class ArchBundle:
+    arch: str
+    tarball: WrittenFile
+    checksum: WrittenFile
+    sbom: WrittenFile
+    file_count: int
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    revision: Revision
+    version: str
+    out_dir: Path
+    source_date_epoch: int
+    bundles: dict[str, ArchBundle] = field(default_factory=dict)
+    manifest: WrittenFile | None = None
+
+    def written(self) -> list[WrittenFile]:
+        """Every file written, in the order they are listed to users."""
+        out = [f for b in self.bundles.values() for f in (b.tarball, b.checksum, b.sbom)]
+        return out + ([self.manifest] if self.manifest else [])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "revision": str(self.revision),
+            "version": self.version,
+            "out_dir": str(self.out_dir),
+            "source_date_epoch": self.source_date_epoch,
+            "architectures": list(self.bundles),
+            "files": [f.as_dict() for f in self.written()],
+        }
+
+
+def resolve_mtime(source_date_epoch: int | None, revision: Revision) -> int:
+    """The one mtime of every entry: argument, SOURCE_DATE_EPOCH, or the revision's commit date."""
+    if source_date_epoch is not None:
+        if source_date_epoch < 0:
+            raise CrioError(f"source date epoch must be >= 0, got {source_date_epoch}", ExitCode.USAGE)
+        return int(source_date_epoch)
+    env = os.environ.get("SOURCE_DATE_EPOCH")
+    if env is not None:
+        if not env.isdigit():
+            raise CrioError(f"SOURCE_DATE_EPOCH must be seconds since 1970 (digits), got {env!r}", ExitCode.USAGE)
+        return int(env)
+    ref = f"{revision}^{{commit}}"
+    try:
+        out = subprocess.run(["git", "show", "-s", "--format=%ct", ref], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=30, check=True)
+        return int(out.stdout.strip())
+    except (OSError, subprocess.SubprocessError, ValueError):
+        raise CrioError(
+            f"cannot find the commit date of {revision} in {REPO_ROOT}; pass --source-date-epoch N "
+            f"or set SOURCE_DATE_EPOCH",
+            ExitCode.USAGE,
+        ) from None
+
+
+def _tree_state() -> str:
+    """clean/dirty of the crio/ package the zipapp is built from (unknown without git)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "crio"],
+                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return "dirty" if out.stdout.strip() else "clean"
+
+
+def _build_info(revision: Revision, mtime: int) -> BuildInfo:
+    import platform
+
+    return BuildInfo(
+        version=str(version()),
+        git_commit=str(revision),
+        git_tree_state=_tree_state(),
+        build_date=datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        platform="linux/any",
+        python=platform.python_version(),
+    )
+
+
+class _HashingFile:
+    """Write-through sink that hashes the compressed tarball as it is written (no second read)."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.handle.write(data)
+
+
+def build_bundles(spec_path: Path | None, archs: list[str], revision: Revision, out_dir: Path, *,
+                  source_date_epoch: int | None = None, nix_result: Path | None = None, progress: bool = False,
+                  bundle_files: Path | None = None, nix_dir: Path | None = None,
+                  on_event: Callable[[str], None] | None = None) -> BuildResult:
+    """Build one bundle per architecture of `revision` into `out_dir`, plus the revision manifest.
+
+    `spec_path` None means the embedded spec. `bundle_files` overrides the
+    directory holding install/Makefile/README.md (tests). `on_event` gets a
+    plain line per finished step (CI logs); `progress` shows tqdm bars.
+    """
+    arch_list = list(dict.fromkeys(normalize_arch(a) for a in archs))
+    if not arch_list:
+        raise CrioError("no architecture given; use --arch amd64 (repeatable)", ExitCode.USAGE)
+    spec = load_spec(Path(spec_path) if spec_path else EMBEDDED_SPEC)
+    spec.check_complete(arch_list)
+    mtime = resolve_mtime(source_date_epoch, revision)
+    files_dir = Path(bundle_files) if bundle_files else BUNDLE_FILES_DIR
+    extra = _bundle_files(files_dir)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    crio_version = str(version())
+    tmp = Path(tempfile.mkdtemp(prefix=".crio-bundle-", dir=out_dir))
+    try:
+        stage = tmp / "out"
+        stage.mkdir()
+        fetcher = SourceFetcher(tmp / "work", nix_dir=nix_dir or NIX_DIR, nix_result=nix_result, mtime=mtime,
+                                build_info=_build_info(revision, mtime))
+        builder = _ArchBuilder(spec, revision, crio_version, mtime, fetcher, extra, stage, progress, on_event)
+        if len(arch_list) == 1:
+            bundles = [builder.build(arch_list[0], 0)]
+        else:
+            with ThreadPoolExecutor(len(arch_list), thread_name_prefix="arch") as pool:
+                futures = [pool.submit(builder.build, arch, i) for i, arch in enumerate(arch_list)]
+                errors = [f.exception() for f in futures]
+                for error in errors:
+                    if error is not None:
+                        raise error
+                bundles = [f.result() for f in futures]
+        manifest = build_revision_manifest(stage, revision, arch_list, crio_version)
+        manifest_path = write_revision_manifest(stage, manifest)
+        result = _publish(stage, out_dir, revision, crio_version, mtime, bundles, manifest_path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def _bundle_files(files_dir: Path) -> list[StagedFile]:
+    out = []
+    for name, mode in BUNDLE_FILES.items():
+        path = files_dir / name
+        if not path.is_file():
+            raise CrioError(f"bundle file {name} is missing from {files_dir}", ExitCode.BUILD)
+        out.append(StagedFile(name, path, mode, BUILDER))
+    return out
+
+
+def _publish(stage: Path, out_dir: Path, revision: Revision, crio_version: str, mtime: int,
+             bundles: list[ArchBundle], manifest_path: Path) -> BuildResult:
+    """Rename every finished file into out_dir; the revision manifest goes last."""
+    def move(written: WrittenFile) -> WrittenFile:
+        target = out_dir / written.name
+        os.replace(written.path, target)
+        return WrittenFile(written.name, target, written.size, written.sha256)
+
+    moved: dict[str, ArchBundle] = {}
+    for bundle in bundles:
+        moved[bundle.arch] = ArchBundle(bundle.arch, move(bundle.tarball), move(bundle.checksum),
+                                        move(bundle.sbom), bundle.file_count)
+    from crio.checksums import sha256_file
+
+    manifest = move(WrittenFile(manifest_path.name, manifest_path, manifest_path.stat().st_size,
+                                sha256_file(manifest_path)))
+    return BuildResult(revision, crio_version, out_dir, mtime, moved, manifest)
+
+
+class _ArchBuilder:
+    def __init__(self, spec: Spec, revision: Revision, crio_version: str, mtime: int, fetcher: SourceFetcher,
+                 extra: list[StagedFile], stage: Path, progress: bool,
+                 on_event: Callable[[str], None] | None) -> None:
+        self.spec = spec
+        self.revision = revision
+        self.version = crio_version
+        self.mtime = mtime
+        self.fetcher = fetcher
+        self.extra = extra
+        self.stage = stage
+        self.progress = progress
+        self.on_event = on_event
+
+    def build(self, arch: str, position: int) -> ArchBundle:
+        staged: list[StagedFile] = list(self.extra)
+        for component in self.spec.components:
+            staged.extend(self.fetcher.stage(component, arch))
+        check_conflicts(staged)
+        check_elf_machines(staged, arch)
+        staged.sort(key=lambda s: sort_key(s.dest))
+        name = tarball_name(arch, self.revision)
+        tar_path = self.stage / name
+        bar = self._bar(arch, staged, position)
+        with open(tar_path, "wb") as handle:
+            sink = _HashingFile(handle)
+            writer = TarballWriter(sink, self.mtime)  # type: ignore[arg-type]
+            try:
+                for item in staged:
+                    writer.add_file(f"{BUNDLE_TOP}/{item.dest}", item.mode, item.path,
+                                    what=f"component {item.component}")
+                    if bar is not None:
+                        bar.update(writer.records[-1].size)
+                # Last, so it can list every file's hash from this same pass.
+                writer.add_bytes(f"{BUNDLE_TOP}/{BUNDLE_MANIFEST}", 0o644, self._manifest(arch, staged, writer))
+                writer.close()
+            except BaseException:
+                writer.abort()
+                raise
+            finally:
+                if bar is not None:
+                    bar.close()
+        tarball = WrittenFile(name, tar_path, sink.size, sink.digest.hexdigest())
+        checksum = self._write_text(checksum_name(arch, self.revision), format_sha256sum(tarball.sha256, name))
+        owners = {f"{BUNDLE_TOP}/{s.dest}": s.component for s in staged}
+        sbom_file = self.stage / sbom_name(arch, self.revision)
+        write_sbom(sbom_file, SbomInput(
+            tarball_name=name, tarball_sha256=tarball.sha256, revision=self.revision, version=self.version,
+            arch=arch, mtime=self.mtime,
+            components=[(c, c.source_for(arch)) for c in self.spec.components],
+            records=list(writer.records), file_owner=owners,
+        ))
+        sbom = self._written(sbom_file)
+        if self.on_event:
+            self.on_event(f"{arch}: {len(writer.records)} files, {tarball.size} bytes compressed")
+        return ArchBundle(arch, tarball, checksum, sbom, len(writer.records))
+
+    def _manifest(self, arch: str, staged: list[StagedFile], writer: TarballWriter) -> bytes:
+        owners = {s.dest: s.component for s in staged}
+        prefix = f"{BUNDLE_TOP}/"
+        data = {
+            "schema": MANIFEST_SCHEMA,
+            "revision": str(self.revision),
+            "version": self.version,
+            "arch": arch,
+            "source_date_epoch": self.mtime,
+            "components": [
+                {
+                    "name": c.name, "version": c.version, "license": c.license, "homepage": c.homepage,
+                    "dest": c.dest, "mode": f"{c.mode:04o}", "source": c.source_for(arch).describe(),
+                }
+                for c in self.spec.components
+            ],
+            "files": [
+                {
+                    "path": r.name.removeprefix(prefix), "sha256": r.sha256, "size": r.size,
+                    "mode": f"{r.mode:04o}", "component": owners[r.name.removeprefix(prefix)],
+                }
+                for r in sorted(writer.records, key=lambda r: r.name)
+            ],
+        }
+        return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+    def _written(self, path: Path) -> WrittenFile:
+        data = path.read_bytes()
+        return WrittenFile(path.name, path, len(data), hashlib.sha256(data).hexdigest())
+
+    def _write_text(self, name: str, text: str) -> WrittenFile:
+        path = self.stage / name
+        path.write_text(text, encoding="utf-8")
+        return self._written(path)
+
+    def _bar(self, arch: str, staged: list[StagedFile], position: int) -> Any:
+        if not self.progress:
+            return None
+        from tqdm import tqdm
+
+        total = sum(s.path.stat().st_size for s in staged)
+        return tqdm(total=total, desc=arch, unit="B", unit_scale=True, position=position, file=sys.stderr,
+                    leave=True)

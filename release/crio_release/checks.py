@@ -1,0 +1,65 @@
+"""Build-time checks on the staged files of one architecture, each a one-line error naming the component.
+
+Why here and not at install time: a bundle that would put an x86-64 binary
+on an arm64 node, or silently let one component overwrite another's file,
+must never be published in the first place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crio.arch import ELF_MACHINES
+from crio.errors import CrioError, ExitCode
+from crio_release.sources import StagedFile
+
+#: e_machine values we can name in messages.
+_MACHINE_NAMES = {62: "x86-64", 183: "aarch64", 21: "ppc64", 22: "s390", 3: "i386", 40: "arm", 243: "riscv"}
+_ARCH_MACHINE_NAMES = {"amd64": "x86-64", "arm64": "aarch64", "ppc64le": "ppc64", "s390x": "s390"}
+
+
+def elf_machine(path: Path) -> int | None:
+    """The e_machine of an ELF file, or None when `path` is not ELF."""
+    with open(path, "rb") as handle:
+        header = handle.read(20)
+    if len(header) < 20 or header[:4] != b"\x7fELF":
+        return None
+    order = "big" if header[5] == 2 else "little"
+    return int.from_bytes(header[18:20], order)
+
+
+def check_elf_machines(files: list[StagedFile], arch: str) -> None:
+    """Every ELF file must be built for `arch`."""
+    expected = ELF_MACHINES[arch]
+    for staged in files:
+        machine = elf_machine(staged.path)
+        if machine is not None and machine != expected:
+            found = _MACHINE_NAMES.get(machine, "another machine")
+            raise CrioError(
+                f"component {staged.component}: {staged.dest} is an ELF binary for {found} (e_machine {machine}), "
+                f"but this is the {arch} bundle, which needs {_ARCH_MACHINE_NAMES[arch]} (e_machine {expected})",
+                ExitCode.ELF_MACHINE,
+            )
+
+
+def check_conflicts(files: list[StagedFile]) -> None:
+    """No two components may write the same path, nor a file where another needs a directory."""
+    owner: dict[str, str] = {}
+    for staged in files:
+        previous = owner.get(staged.dest)
+        if previous is not None:
+            raise CrioError(
+                f"components {previous} and {staged.component} both write cri-o/{staged.dest}",
+                ExitCode.PATH_CONFLICT,
+            )
+        owner[staged.dest] = staged.component
+    for staged in files:
+        parts = staged.dest.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            if parent in owner:
+                raise CrioError(
+                    f"components {owner[parent]} and {staged.component} conflict: cri-o/{parent} is a file "
+                    f"of {owner[parent]} but {staged.component} writes cri-o/{staged.dest} below it",
+                    ExitCode.PATH_CONFLICT,
+                )
