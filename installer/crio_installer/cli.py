@@ -1,0 +1,61 @@
+"""`crio-get`: the Python twin of scripts/get, same options and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from crio.cli import run_main
+from crio.errors import ExitCode
+from crio_installer.get import Options, run
+
+EXIT_CODES = "\n".join(
+    f"  {code.value} {label}"
+    for code, label in [
+        (ExitCode.OK, "ok"),
+        (ExitCode.INTERNAL, "internal error"),
+        (ExitCode.USAGE, "usage (bad option, revision, bucket or key)"),
+        (ExitCode.UNSUPPORTED_ARCH, "unsupported architecture"),
+        (ExitCode.RESOLUTION, "resolution (marker missing, empty, not a revision, HTML; revision not published)"),
+        (ExitCode.DOWNLOAD, "download failed"),
+        (ExitCode.VERIFICATION, "verification failed (checksum, signature, unsafe tarball entry)"),
+        (ExitCode.INSTALL, "install failed (previous installation restored)"),
+        (ExitCode.MISSING_TOOL, "a required tool is missing"),
+        (ExitCode.NOT_ROOT, "not root (set DESTDIR to install elsewhere)"),
+    ]
+)
+
+
+@click.command(
+    name="crio-get",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="\b\nVerification: the sha256 is always checked; a published .sig needs -k (or the skip flag),\n"
+    "and -k needs a published .sig.\nEnvironment: DESTDIR, PREFIX, ... pass to the bundle's install script;\n"
+    "CRIO_GET_TIMEOUT, CRIO_GET_RETRIES, CRIO_GET_MAX_BYTES, CRIO_VERIFY_KEY.\n\b\nExit codes:\n" + EXIT_CODES,
+)
+@click.option("-a", "--arch", help="architecture (default: from uname -m)")
+@click.option("-t", "--tag", "--revision", "request",
+              help="tag (v1.21.0) or full commit SHA; vMAJOR.MINOR reads latest-MAJOR.MINOR.txt "
+              "(default: latest-main.txt)")
+@click.option("-b", "--bucket", help="GCS bucket (default: cri-o)")
+@click.option("-u", "--url", help="base URL of a mirror with the bucket layout (http://, https://, file://)")
+@click.option("-f", "--file", "file", type=click.Path(path_type=Path), help="install a local tarball")
+@click.option("-d", "--download-only", "download_dir", type=click.Path(path_type=Path),
+              help="download and verify into DIR, install nothing")
+@click.option("-n", "--dry-run", is_flag=True, help="print the plan and change nothing")
+@click.option("-U", "--uninstall", is_flag=True, help="remove what the last install recorded")
+@click.option("-k", "--key", type=click.Path(path_type=Path), help="trusted public key (PEM) for .sig files")
+@click.option("--insecure-skip-signature-verification", "skip_signature", is_flag=True,
+              help="do not verify signatures (the sha256 is always checked)")
+def get_command(**kwargs: object) -> None:
+    """Download, verify and install a CRI-O static bundle."""
+    run(Options(**kwargs))  # type: ignore[arg-type]
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_main(get_command, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Which revision to install and where to read it from: the same rules as scripts/get.
+
+A marker is trusted only if it reads as one revision; an empty file, an HTML
+error page or anything else is a resolution error here, never a 404 later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crio.artifacts import (
+    MAIN_MARKER,
+    artifact_url,
+    checksum_name,
+    marker_for_request,
+    object_url,
+    public_base_url,
+    signature_name,
+    tarball_name,
+)
+from crio.errors import CrioError, ExitCode
+from crio.revision import ACCEPTED_REVISIONS, parse_minor_series, parse_revision
+
+#: A marker longer than this is not a revision (an error page, most likely).
+MAX_MARKER_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the installer fetches, decided before the first byte of the tarball."""
+
+    arch: str
+    revision: str
+    source: str
+    tarball_url: str
+    checksum_url: str
+    signature_url: str
+
+    @property
+    def tarball_name(self) -> str:
+        return tarball_name(self.arch, self.revision)
+
+
+def base_url_for(bucket: str | None, url: str | None) -> str:
+    """The mirror URL (-u) as given, or the public URL of the bucket (-b, default cri-o)."""
+    if bucket and url:
+        raise CrioError("-b and -u exclude each other", ExitCode.USAGE)
+    if url:
+        if not url.startswith(("http://", "https://", "file://")):
+            raise CrioError(f"invalid URL {url!r}: expected http://, https:// or file://", ExitCode.USAGE)
+        return url
+    return public_base_url(bucket) if bucket else public_base_url()
+
+
+def marker_or_revision(request: str | None) -> tuple[str | None, str | None]:
+    """(marker, None) for no request or vMAJOR.MINOR; (None, revision) for a tag or SHA; else usage error."""
+    if not request or parse_minor_series(request) is not None:
+        return marker_for_request(request), None
+    try:
+        return None, str(parse_revision(request))
+    except CrioError:
+        raise CrioError(
+            f"invalid revision {request!r}: use {ACCEPTED_REVISIONS}, or vMAJOR.MINOR for the newest tag of a minor",
+            ExitCode.USAGE,
+        ) from None
+
+
+def read_marker(data: bytes, name: str) -> str:
+    """The revision a marker names; anything else is a resolution error."""
+    if len(data) > MAX_MARKER_BYTES:
+        raise CrioError(
+            f"marker {name} is not a revision (it is {len(data)} bytes long; expected {ACCEPTED_REVISIONS})",
+            ExitCode.RESOLUTION,
+        )
+    text = data.replace(b"\0", b"").decode("utf-8", "replace").strip()
+    if not text:
+        raise CrioError(f"marker {name} is empty", ExitCode.RESOLUTION)
+    if text.startswith("<"):
+        raise CrioError(f"marker {name} is an HTML page, not a revision", ExitCode.RESOLUTION)
+    try:
+        revision = str(parse_revision(text))
+    except CrioError:
+        raise CrioError(
+            f"marker {name} does not name a revision (got {text[:80]!r}; expected {ACCEPTED_REVISIONS})",
+            ExitCode.RESOLUTION,
+        ) from None
+    if name != MAIN_MARKER:
+        series = name.removeprefix("latest-").removesuffix(".txt")
+        if not revision.startswith(f"v{series}."):
+            raise CrioError(f"marker {name} names {revision}, which is not a tag of {series}", ExitCode.RESOLUTION)
+    return revision
+
+
+def plan_for(base_url: str, arch: str, revision: str, source: str) -> Plan:
+    return Plan(
+        arch=arch,
+        revision=revision,
+        source=source,
+        tarball_url=artifact_url(base_url, tarball_name(arch, revision)),
+        checksum_url=artifact_url(base_url, checksum_name(arch, revision)),
+        signature_url=artifact_url(base_url, signature_name(arch, revision)),
+    )
+
+
+def marker_url(base_url: str, marker: str) -> str:
+    return object_url(base_url, marker)
