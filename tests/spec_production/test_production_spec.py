@@ -99,6 +99,19 @@ def test_spec_loads_with_the_bundle_builders_loader() -> None:
     assert spec.nix["crio-source"]["tag"] == "v" + next(c for c in spec.components if c.name == "crio").version
 
 
+EMBEDDED_SPEC = PRODUCTION_SPEC.parent / "embedded.toml"
+
+
+def test_own_tools_and_files_are_the_embedded_specs_exactly() -> None:
+    # The production bundle carries this repository's files the same way the
+    # embedded (default) bundle does; a change to one spec must reach both.
+    embedded = tomllib.loads(EMBEDDED_SPEC.read_text(encoding="utf-8"))["component"]
+    production = {c["name"]: c for c in _components(_spec())}
+    assert embedded, "embedded spec has no components"
+    for component in embedded:
+        assert production.get(component["name"]) == component, component["name"]
+
+
 # --- the nix hash decoder ---------------------------------------------------
 
 
