@@ -115,17 +115,22 @@ def _build(attr: str, nix_dir: Path, spec: Path | None, args: Mapping[str, str])
 
 
 def _nix_error(stderr: str) -> str:
-    """The one line of nix's stderr that says what went wrong."""
+    """The one line of nix's stderr that says what went wrong, with the build log's last line if any."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith("error:"):
-            message = line.removeprefix("error:").strip()
-            # nix 2.4+ puts the message on the next lines after a bare "error:".
-            if not message:
-                rest = lines[lines.index(line) + 1 :]
-                message = next((r for r in rest if not r.startswith(("at ", "…"))), "")
-            return message[:400]
-    return (lines[-1] if lines else "no output")[:400]
+    at = next((i for i, line in enumerate(lines) if line.startswith("error:")), None)
+    if at is None:
+        return (lines[-1] if lines else "no output")[:400]
+    message = lines[at].removeprefix("error:").strip()
+    after = lines[at + 1 :]
+    if not message:  # some nix versions put the message on the following lines
+        message = next((r for r in after if not r.startswith(("at ", "…", "("))), "")
+    if message.startswith("builder for"):
+        # The log is either quoted after the error ("> ...") or printed before it.
+        quoted = [r.removeprefix(">").strip() for r in after if r.startswith(">")]
+        log = quoted or [r for r in lines[:at] if not r.startswith(("building '", "these ", "this derivation", "/nix/store/"))]
+        if log and log[-1]:
+            message += f"; last log line: {log[-1]}"
+    return message[:600]
 
 
 def nix_member(
