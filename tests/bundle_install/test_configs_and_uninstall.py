@@ -1,0 +1,178 @@
+"""Changed configs survive re-install, upgrade and uninstall; uninstall restores the DESTDIR exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers.bundle_install import install_env, make_bundle_tree, run_install, snapshot
+
+from crio.artifacts import INSTALL_RECORD, INSTALL_STATE_DIR
+
+STATE = INSTALL_STATE_DIR.lstrip("/")
+
+
+def preexisting(destdir: Path) -> None:
+    """What an admin had before: an unrelated file in a shared dir, an empty dir, a different policy.json."""
+    (destdir / "etc/containers").mkdir(parents=True)
+    (destdir / "etc/containers/policy.json").write_text('{"default": [{"type": "reject"}]}\n')
+    (destdir / "etc/hostname").write_text("node1\n")
+    (destdir / "usr/local/bin").mkdir(parents=True)
+    (destdir / "usr/local/bin/other-tool").write_text("#!/bin/sh\n")
+
+
+def test_uninstall_restores_the_destdir_exactly(bundle: Path, destdir: Path, env: dict[str, str]) -> None:
+    preexisting(destdir)
+    before = snapshot(destdir)
+    assert run_install(bundle / "install", env=env).returncode == 0
+    # The admin's policy.json was not ours: the new one went beside it.
+    assert (destdir / "etc/containers/policy.json").read_text() == '{"default": [{"type": "reject"}]}\n'
+    assert (destdir / "etc/containers/policy.json.crio-new").is_file()
+    result = run_install(destdir / STATE / "install", "--uninstall", env=env)
+    assert result.returncode == 0, result.stderr
+    assert snapshot(destdir) == before
+
+
+def test_changed_config_survives_reinstall_and_uninstall(bundle: Path, destdir: Path, env: dict[str, str]) -> None:
+    preexisting(destdir)
+    before = snapshot(destdir)
+    assert run_install(bundle / "install", env=env).returncode == 0
+    shipped = (destdir / "etc/crio/crio.conf.d/10-crio.conf").read_text()
+    changed = destdir / "etc/crio/crio.conf.d/10-crio.conf"
+    changed.write_text(shipped + '\n[crio.runtime]\nlog_level = "debug"\n')
+    mine = changed.read_text()
+
+    again = run_install(bundle / "install", env=env)
+    assert again.returncode == 0, again.stderr
+    assert changed.read_text() == mine
+    assert (destdir / "etc/crio/crio.conf.d/10-crio.conf.crio-new").read_text() == shipped
+    assert f"kept {changed} (changed locally); the new version is {changed}.crio-new" in again.stdout
+
+    # A third run keeps it too (the record still knows what was installed).
+    assert run_install(bundle / "install", env=env).returncode == 0
+    assert changed.read_text() == mine
+
+    out = run_install(destdir / STATE / "install", "--uninstall", env=env)
+    assert out.returncode == 0, out.stderr
+    assert f"left {changed}: changed since it was installed" in out.stdout
+    assert changed.read_text() == mine
+    after = snapshot(destdir)
+    kept = {"etc/crio", "etc/crio/crio.conf.d", "etc/crio/crio.conf.d/10-crio.conf"}
+    assert {p: v for p, v in after.items() if p not in kept} == before
+    assert set(after) - set(before) == kept
+
+
+def test_reverted_config_is_upgraded_again_and_stale_crio_new_removed(bundle: Path, destdir: Path,
+                                                                       env: dict[str, str]) -> None:
+    assert run_install(bundle / "install", env=env).returncode == 0
+    conf = destdir / "etc/crictl.yaml"
+    shipped = conf.read_text()
+    conf.write_text(shipped + "debug: true\n")
+    assert run_install(bundle / "install", env=env).returncode == 0
+    assert (destdir / "etc/crictl.yaml.crio-new").exists()
+    conf.write_text(shipped)  # the admin takes our version back
+    out = run_install(bundle / "install", env=env)
+    assert out.returncode == 0, out.stderr
+    assert not (destdir / "etc/crictl.yaml.crio-new").exists()
+    assert "crio-new" not in (destdir / STATE / INSTALL_RECORD).read_text()
+
+
+def test_preexisting_identical_config_is_left_and_not_recorded(bundle: Path, destdir: Path,
+                                                                env: dict[str, str]) -> None:
+    (destdir / "etc").mkdir()
+    (destdir / "etc/crictl.yaml").write_bytes((bundle / "etc/crictl.yaml").read_bytes())
+    before = snapshot(destdir)
+    out = run_install(bundle / "install", env=env)
+    assert out.returncode == 0, out.stderr
+    assert f"kept {destdir}/etc/crictl.yaml (already identical, not recorded)" in out.stdout
+    assert "/etc/crictl.yaml\t" not in (destdir / STATE / INSTALL_RECORD).read_text()
+    assert run_install(destdir / STATE / "install", "--uninstall", env=env).returncode == 0
+    assert snapshot(destdir) == before
+
+
+def test_config_that_is_a_symlink_is_not_replaced(bundle: Path, destdir: Path, env: dict[str, str]) -> None:
+    (destdir / "etc").mkdir()
+    (destdir / "srv").mkdir()
+    (destdir / "srv/crictl.yaml").write_text("mine\n")
+    (destdir / "etc/crictl.yaml").symlink_to("../srv/crictl.yaml")
+    before = snapshot(destdir)
+    assert run_install(bundle / "install", env=env).returncode == 0
+    assert (destdir / "etc/crictl.yaml").is_symlink()
+    assert (destdir / "etc/crictl.yaml.crio-new").is_file()
+    assert run_install(destdir / STATE / "install", "--uninstall", env=env).returncode == 0
+    assert snapshot(destdir) == before
+
+
+def test_upgrade_removes_files_the_new_bundle_no_longer_has(tmp_path: Path, destdir: Path,
+                                                             env: dict[str, str]) -> None:
+    old = make_bundle_tree(tmp_path / "old", {"bin/crio-legacy": b"old tool\n", "etc/crio-legacy.yaml": b"a: 1\n"})
+    new = make_bundle_tree(tmp_path / "new")
+    assert run_install(old / "install", env=env).returncode == 0
+    assert (destdir / "usr/local/bin/crio-legacy").exists()
+    (destdir / "etc/crio/crio-legacy.yaml").write_text("a: 2\n")  # changed: must stay
+    out = run_install(new / "install", env=env)
+    assert out.returncode == 0, out.stderr
+    assert not (destdir / "usr/local/bin/crio-legacy").exists()
+    assert f"removed {destdir}/usr/local/bin/crio-legacy (not in this bundle)" in out.stdout
+    assert (destdir / "etc/crio/crio-legacy.yaml").read_text() == "a: 2\n"
+    record = (destdir / STATE / INSTALL_RECORD).read_text()
+    assert "crio-legacy" not in record
+    # Fresh install of `new` alone + the changed leftover == what uninstall leaves.
+    assert run_install(destdir / STATE / "install", "--uninstall", env=env).returncode == 0
+    assert set(snapshot(destdir)) == {"etc", "etc/crio", "etc/crio/crio-legacy.yaml"}
+
+
+def test_uninstall_list_prints_and_changes_nothing(bundle: Path, destdir: Path, env: dict[str, str]) -> None:
+    assert run_install(bundle / "install", env=env).returncode == 0
+    (destdir / "etc/crictl.yaml").write_text("changed\n")
+    before = snapshot(destdir)
+    out = run_install(destdir / STATE / "install", "--uninstall", "--list", env=env)
+    assert out.returncode == 0, out.stderr
+    assert snapshot(destdir) == before
+    listed = set(out.stdout.splitlines())
+    assert f"{destdir}/usr/local/bin/crio-status" in listed
+    assert f"{destdir}/etc/crictl.yaml" not in listed
+    assert f"{destdir}/{STATE}/{INSTALL_RECORD}" in listed
+
+
+def test_uninstall_without_record_is_a_no_op(bundle: Path, destdir: Path, env: dict[str, str]) -> None:
+    out = run_install(bundle / "install", "--uninstall", env=env)
+    assert out.returncode == 0
+    assert "nothing to uninstall" in out.stdout
+    assert snapshot(destdir) == {}
+
+
+def test_changed_binary_is_left_on_uninstall(bundle: Path, destdir: Path, env: dict[str, str]) -> None:
+    assert run_install(bundle / "install", env=env).returncode == 0
+    (destdir / "usr/local/bin/crio-status").write_text("replaced by someone else\n")
+    out = run_install(destdir / STATE / "install", "--uninstall", env=env)
+    assert out.returncode == 0
+    assert (destdir / "usr/local/bin/crio-status").read_text() == "replaced by someone else\n"
+    assert "changed since it was installed (file)" in out.stdout
+
+
+def test_staging_failure_rolls_back_everything(bundle: Path, destdir: Path, env: dict[str, str]) -> None:
+    # A file where the install needs a directory: found while staging, after other files were staged.
+    (destdir / "usr/local/share").mkdir(parents=True)
+    (destdir / "usr/local/share/man").write_text("not a directory\n")
+    before = snapshot(destdir)
+    out = run_install(bundle / "install", env=env)
+    assert out.returncode == 7
+    assert out.stderr.strip().splitlines() == [f"install: error: {destdir}/usr/local/share/man exists and is not a directory"]
+    assert snapshot(destdir) == before
+
+
+def test_destination_that_is_a_directory_is_refused_before_writing(bundle: Path, destdir: Path,
+                                                                   env: dict[str, str]) -> None:
+    (destdir / "etc/crictl.yaml").mkdir(parents=True)
+    before = snapshot(destdir)
+    out = run_install(bundle / "install", env=env)
+    assert out.returncode == 7
+    assert "is a directory" in out.stderr
+    assert snapshot(destdir) == before
+
+
+def test_record_holds_no_destdir(bundle: Path, destdir: Path, env: dict[str, str]) -> None:
+    assert run_install(bundle / "install", env=env).returncode == 0
+    assert str(destdir) not in (destdir / STATE / INSTALL_RECORD).read_text()
+    env2 = install_env(Path(env["OS_RELEASE_FILE"]), DESTDIR=str(destdir), STATEDIR="/var/lib/other")
+    assert run_install(bundle / "install", "--uninstall", env=env2).stdout.startswith("nothing to uninstall")
