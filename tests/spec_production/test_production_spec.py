@@ -270,6 +270,21 @@ def test_mutated_copy_is_rejected(mutation: str, tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {},
+        {"schema": 1, "nix": [], "component": "x"},
+        {"schema": 1, "nix": {"nixpkgs": {"url": 5}, "crio-source": {"tag": 3}},
+         "component": [5, {"name": 7, "dest": [], "source": {"amd64": "x", "arm64": {"url": "https://h/f", "members": "x"}}}]},
+    ],
+    ids=["empty", "wrong-types", "garbage-values"],
+)
+def test_malformed_specs_give_problems_not_exceptions(spec: dict) -> None:
+    problems = validate_production_pins(spec)
+    assert problems and all(isinstance(p, str) and "\n" not in p for p in problems)
+
+
 def test_unparsable_copy_is_one_line_with_the_position(tmp_path: Path) -> None:
     path = tmp_path / "production.toml"
     path.write_text(_replace(TEXT, 'name = "runc"', 'name = "runc'), encoding="utf-8")
