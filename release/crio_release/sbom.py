@@ -104,7 +104,7 @@ def build_document(data: SbomInput):  # -> spdx_tools Document (imported lazily:
         packages.append(Package(
             spdx_id=spdx_id,
             name=component.name,
-            download_location=source.url if source.kind == "url" and source.url else SpdxNoAssertion(),
+            download_location=_download_location(source) or SpdxNoAssertion(),
             version=component.version,
             files_analyzed=False,
             checksums=[Checksum(ChecksumAlgorithm.SHA256, source.sha256)] if source.sha256 else [],
@@ -130,6 +130,16 @@ def build_document(data: SbomInput):  # -> spdx_tools Document (imported lazily:
         if owner is not None:
             relationships.append(Relationship(file_id, RelationshipType.GENERATED_FROM, owner))
     return Document(creation, packages=packages, files=files, relationships=relationships)
+
+
+def _download_location(source: Source) -> str | None:
+    """The url when SPDX's download-location grammar accepts it (it refuses e.g. IP:port hosts), else None;
+    the url is always kept in the package's source info."""
+    from spdx_tools.spdx.validation.uri_validators import validate_download_location
+
+    if source.kind != "url" or not source.url or validate_download_location(source.url):
+        return None
+    return source.url
 
 
 def _source_info(source: Source) -> str:

@@ -64,8 +64,14 @@ class SourceFetcher:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             if key not in self._done:
-                self._done[key] = make()
-            return self._done[key]
+                try:
+                    self._done[key] = make()
+                except CrioError as exc:  # a failure is final too: other architectures must not retry it
+                    self._done[key] = exc
+            result = self._done[key]
+        if isinstance(result, CrioError):
+            raise CrioError(result.message, result.exit_code)
+        return result
 
     def stage(self, component: Component, arch: str) -> list[StagedFile]:
         """The files `component` contributes to `arch`'s bundle."""

@@ -99,7 +99,8 @@ class FileServer:
         self.handler = type("Handler", (_Handler,), {"files": {}, "failures": {}, "hits": {}})
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self.handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
 
     def __enter__(self) -> FileServer:
         self.thread.start()
