@@ -1,0 +1,123 @@
+"""Reconcile tags with the bucket: every vX.Y.Z tag must have its full published set.
+
+Upstream pushes a tag and then dispatches a build; when the dispatch fails,
+the tag never gets artifacts. Here the bucket is the truth: for every version
+tag the set is checked with the publisher's own completeness rule
+(`crio_release.markers.revision_problems`) plus each required file by name,
+and with `apply` the missing ones are rebuilt from a git worktree of the tag
+(the tag's commit date as SOURCE_DATE_EPOCH, so a rebuild is byte-identical
+to what a first build would have been) and published with
+`crio_release.publish.publish_revision`, which skips files already there
+with the same bytes and refuses different ones.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
+
+from crio.arch import DEFAULT_BUILD_ARCHITECTURES
+from crio.artifacts import REQUIRED_ROLES, arch_files, object_path
+from crio.errors import CrioError, ExitCode
+from crio.revision import Revision, Version
+from crio_release.gitrepo import GitRunner, version_tags
+from crio_release.markers import revision_problems
+from crio_release.storage import Storage, open_bucket
+
+
+@dataclass
+class TagStatus:
+    """One tag: what the bucket lacks, and what reconcile did about it."""
+
+    tag: str
+    commit: str
+    missing: list[str]
+    state: str  # complete | missing | rebuilt | would-rebuild
+    published: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        if self.state == "complete":
+            return f"{self.tag}: complete"
+        if self.state == "rebuilt":
+            return f"{self.tag}: rebuilt and published {len(self.published)} file(s)"
+        head = "missing" if self.state == "missing" else "would rebuild, missing"
+        return f"{self.tag}: {head}: " + "; ".join(self.missing)
+
+
+def missing_files(storage: Storage, revision: Revision, archs: list[str]) -> list[str]:
+    """Everything that keeps REVISION from being complete in STORAGE, one sentence each (empty: complete)."""
+    problems = list(revision_problems(storage, revision, archs))
+    for arch in archs:
+        names = arch_files(arch, revision)
+        for role in REQUIRED_ROLES:
+            path = object_path(names[role])
+            sentence = f"{path} is missing"
+            if sentence not in problems and storage.stat(path) is None:
+                problems.append(sentence)
+    return problems
+
+
+def release_tags(repo: git.Repo) -> list[tuple[Version, str]]:
+    """Every version tag with its commit, oldest version first (semantic-version order)."""
+    return sorted(version_tags(repo).items())
+
+
+def rebuild_and_publish(repo: git.Repo, bucket_url: str, version: Version, sha: str, archs: list[str], *,
+                        spec: str | None, echo: Callable[[str], None]) -> list[str]:
+    """Build VERSION's bundles from a detached worktree of its tag and publish them; return published paths."""
+    from crio_release.bundle import build_bundles
+    from crio_release.publish import publish_revision
+
+    revision = Revision(version=version)
+    epoch = int(repo.commit(sha).committed_date)
+    runner = GitRunner(repo, False, echo)
+    with tempfile.TemporaryDirectory(prefix="crio-reconcile-") as tmp:
+        source = Path(tmp) / "source"
+        out_dir = Path(tmp) / "out"
+        runner.run(["worktree", "add", "--quiet", "--detach", str(source), sha])
+        try:
+            spec_path = None
+            if spec is not None:
+                spec_path = source / spec
+                if not spec_path.is_file():
+                    raise CrioError(f"{version.tag} has no spec file {spec}; pass --spec PATH inside the "
+                                    "repository or omit it for the embedded spec", ExitCode.SPEC)
+            echo(f"# build {version.tag} for {', '.join(archs)} (SOURCE_DATE_EPOCH={epoch}, spec "
+                 f"{spec or 'embedded'})")
+            build_bundles(spec_path, archs, revision, out_dir, source_date_epoch=epoch)
+        finally:
+            runner.run(["worktree", "remove", "--force", str(source)], check=False)
+            runner.run(["worktree", "prune"], check=False)
+        echo(f"# publish {version.tag} to {bucket_url}")
+        report = publish_revision(bucket_url, revision, out_dir, repo=Path(repo.working_tree_dir or repo.git_dir),
+                         archs=archs)
+    return [obj.path for obj in report.uploaded]
+
+
+def reconcile(repo: git.Repo, bucket_url: str, *, archs: list[str] | None = None, apply: bool = False,
+              dry_run: bool = False, spec: str | None = None, echo: Callable[[str], None] = print
+              ) -> list[TagStatus]:
+    """Check every version tag's set in the bucket; with APPLY (and not DRY_RUN) rebuild and publish the gaps."""
+    wanted = list(archs or DEFAULT_BUILD_ARCHITECTURES)
+    storage = open_bucket(bucket_url)
+    storage.check()
+    statuses: list[TagStatus] = []
+    for version, sha in release_tags(repo):
+        revision = Revision(version=version)
+        missing = missing_files(storage, revision, wanted)
+        status = TagStatus(version.tag, sha, missing, "complete" if not missing else "missing")
+        if missing and apply and dry_run:
+            status.state = "would-rebuild"
+        elif missing and apply:
+            status.published = rebuild_and_publish(repo, bucket_url, version, sha, wanted, spec=spec, echo=echo)
+            still = missing_files(storage, revision, wanted)
+            if still:
+                raise CrioError(f"{version.tag} is still incomplete after rebuilding: " + "; ".join(still),
+                                ExitCode.INCOMPLETE_SET)
+            status.state = "rebuilt"
+        statuses.append(status)
+    return statuses
