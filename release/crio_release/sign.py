@@ -1,0 +1,74 @@
+"""Sign a revision's built artifacts: a `.sig` beside each tarball and SBOM, and one for the revision manifest.
+
+Only what the build described is signed: every file is checked against the
+revision manifest's sha256 first, so a file swapped after the build is
+refused rather than blessed. The manifest is then rewritten to list the new
+signatures (crio.manifest picks up the optional roles) and signed last, so
+the publisher and installers can verify the whole set from one signature.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from crio.artifacts import manifest_name, manifest_signature_name
+from crio.checksums import sha256_file
+from crio.errors import CrioError, ExitCode
+from crio.manifest import RevisionManifest, build_revision_manifest, write_revision_manifest
+from crio.revision import Revision
+from crio.signing import SIGNING_KEY_ENV, sign_file
+
+#: Roles of the revision manifest that get a signature, and the role of that signature.
+SIGNED_ROLES = {"tarball": "signature", "sbom": "sbom_signature"}
+
+
+def load_signing_key(key_path: Path | None) -> bytes:
+    """The PEM bytes of `--key`, or of the file CRIO_SIGNING_KEY names; never echoed anywhere."""
+    path = key_path or (Path(os.environ[SIGNING_KEY_ENV]) if os.environ.get(SIGNING_KEY_ENV) else None)
+    if path is None:
+        raise CrioError(f"no signing key: pass --key FILE.pem or set {SIGNING_KEY_ENV} to its path", ExitCode.USAGE)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CrioError(f"cannot read signing key {path}: {exc.strerror}", ExitCode.USAGE) from None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def sign_revision(directory: Path, revision: Revision, key_pem: bytes) -> list[Path]:
+    """Write the signatures of `revision`'s artifacts in `directory`; returns the files written."""
+    manifest_path = directory / manifest_name(revision)
+    if not manifest_path.is_file():
+        raise CrioError(f"{manifest_path.name} is missing from {directory}; run crio-release bundle first",
+                        ExitCode.INCOMPLETE_SET)
+    manifest = RevisionManifest.from_json(manifest_path.read_bytes())
+    if manifest.revision != str(revision):
+        raise CrioError(f"{manifest_path.name} describes {manifest.revision}, not {revision}", ExitCode.VERIFY_FAILED)
+    signatures: dict[Path, bytes] = {}
+    for entry in sorted(manifest.files, key=lambda e: e.name):
+        if entry.role not in SIGNED_ROLES:
+            continue
+        path = directory / entry.name
+        if not path.is_file():
+            raise CrioError(f"{entry.name} is missing from {directory}", ExitCode.INCOMPLETE_SET)
+        actual = sha256_file(path)
+        if actual != entry.sha256:
+            raise CrioError(
+                f"refusing to sign {entry.name}: its sha256 {actual} differs from the revision manifest's "
+                f"{entry.sha256}",
+                ExitCode.VERIFY_FAILED,
+            )
+        signatures[directory / f"{entry.name}.sig"] = sign_file(path, key_pem)
+    # Sign everything in memory first: a bad key fails before any file is written.
+    for path, signature in signatures.items():
+        _write_atomic(path, signature)
+    updated = build_revision_manifest(directory, revision, manifest.architectures, manifest.version)
+    write_revision_manifest(directory, updated)
+    manifest_sig = directory / manifest_signature_name(revision)
+    _write_atomic(manifest_sig, sign_file(manifest_path, key_pem))
+    return [*signatures, manifest_path, manifest_sig]
