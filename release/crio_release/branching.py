@@ -224,6 +224,18 @@ def signing_requested(repo: git.Repo) -> bool:
     return value == "true"
 
 
+def remote_has_tag(ctx: ReleaseContext, tag: str) -> bool:
+    """Ask the remote (read-only `git ls-remote`) whether it has TAG, so a push never meets a stale tag."""
+    if ctx.remote not in [r.name for r in ctx.repo.remotes]:
+        raise CrioError(f"no remote {ctx.remote!r} in {ctx.repo.working_dir}; pass --remote NAME", ExitCode.GIT)
+    try:
+        out = ctx.repo.git.ls_remote("--tags", ctx.remote, f"refs/tags/{tag}")
+    except git.GitCommandError as exc:
+        raise CrioError(f"git ls-remote {ctx.remote} failed: {' '.join(str(exc.stderr).split())}",
+                        ExitCode.GIT) from None
+    return bool(out.strip())
+
+
 def next_minor_message(new: Version, tag: str) -> str:
     return (f"Bump version to {new} on main after {tag}\n\n"
             f"{tag} is tagged on its release branch; main now develops {new.minor_series}.")
@@ -251,6 +263,8 @@ def tag_release(ctx: ReleaseContext, tag_text: str, commit: str | None = None) -
     head = _require_branch(ctx, branch)
     if tag_sha(ctx.repo, tag) or tag in [t.name for t in ctx.repo.tags]:
         raise refused(f"tag {tag} already exists")
+    if ctx.push and remote_has_tag(ctx, tag):
+        raise refused(f"tag {tag} already exists on {ctx.remote} (not fetched here); run git fetch --tags")
     target = rev_sha(ctx.repo, commit) if commit else head
     if not is_ancestor(ctx.repo, target, head):
         raise refused(f"commit {target[:12]} is not on {branch}; tag a commit of {branch}")

@@ -73,6 +73,18 @@ def notes_group(ctx: click.Context, as_json: bool, **opts: Any) -> None:
 notes_group.help = (notes_group.help or "") + RANGE_HELP
 
 
+@notes_group.command("generate")
+@notes_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of Markdown.")
+def generate_command(as_json: bool, **opts: Any) -> None:
+    """The same as `notes --from ... --to ...`: print the release notes."""
+    _repo, notes = make_notes(**opts)
+    click.echo(notes.as_json() if as_json else notes.as_markdown(), nl=False)
+
+
+generate_command.help = (generate_command.help or "") + RANGE_HELP
+
+
 @notes_group.command("publish")
 @notes_options
 @click.option("--branch", default="gh-pages", show_default=True, help="Branch that holds the pages.")

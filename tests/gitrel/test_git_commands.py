@@ -171,6 +171,17 @@ def test_tag_refuses_existing_tag(remote: Remote) -> None:
     assert "tag v1.22.0 already exists" in refusal(remote, "tag", "v1.22.0")
 
 
+def test_tag_push_refuses_a_tag_only_on_the_remote(remote: Remote, tmp_path: Path) -> None:
+    ok(remote, "branch", "cut", "1.22", "--push")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", "--branch", "release-1.22", str(remote.origin), str(other))
+    git(other, "tag", "-a", "-m", "theirs", "v1.22.0")
+    git(other, "push", "-q", "origin", "v1.22.0")
+    before = tree_digest(remote.origin, remote.clone)
+    assert "tag v1.22.0 already exists on origin (not fetched here)" in refusal(remote, "tag", "v1.22.0", "--push")
+    assert tree_digest(remote.origin, remote.clone) == before
+
+
 def test_tag_refuses_skipped_patch_number(remote: Remote) -> None:
     released_122(remote)
     git(remote.clone, "checkout", "-q", "release-1.22")

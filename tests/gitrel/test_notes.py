@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from crio_release.gitrepo import open_repo
 from crio_release.notes import build_notes, collect_notes, kind_of, previous_tag, release_note_text
 from helpers.gitrel import (
+    GIT_IDENTITY,
     commit_file,
     configure,
     crio_release,
@@ -87,6 +89,9 @@ def test_notes_cli_json_and_arch_selection(history: Path) -> None:
         "sbom_signature": f"https://storage.googleapis.com/my-bucket/artifacts/cri-o.arm64.{sha}.tar.gz.spdx.sig",
     }
     assert [n["pr"] for n in data["notes"]] == [12, 13, 15, 16]
+    same = crio_release("notes", "generate", "--repo", str(history), "--from", "v1.21.0", "--to", "main", "--json",
+                        "--bucket", "my-bucket", "--arch", "x86_64", "--arch", "aarch64")
+    assert same.code == 0 and json.loads(same.out) == data
     # the default notes command needs --to, and a bad bucket name is a usage error
     missing = crio_release("notes", "--repo", str(history))
     assert missing.code == ExitCode.USAGE and "missing --to" in missing.err
@@ -111,7 +116,20 @@ def test_notes_dedupe_merge_body_and_branch_commits(history: Path) -> None:
     assert [(n.pr, n.text) for n in notes] == [(30, "Added t.")]
 
 
-def linear(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+@pytest.fixture(scope="module")
+def linear(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+    """One history for every previous-tag case (built once: the cases only read it)."""
+    tmp_path = tmp_path_factory.mktemp("linear")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(tmp_path))
+        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        mp.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
+        for name, value in GIT_IDENTITY.items():
+            mp.setenv(name, value)
+        yield _linear(tmp_path)
+
+
+def _linear(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     repo = tmp_path / "versions"
     git(tmp_path, "init", "-q", "-b", "main", str(repo))
     configure(repo)
@@ -144,8 +162,9 @@ def linear(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     ("tip", "v2.0.0"),
     ("v2.0.0-sha", "v1.100.0"),  # a commit with a tag on it: tags at the commit itself do not count
 ])
-def test_previous_tag_by_semver_among_ancestors(tmp_path: Path, to: str, expected: str | None) -> None:
-    repo_path, shas = linear(tmp_path)
+def test_previous_tag_by_semver_among_ancestors(linear: tuple[Path, dict[str, str]], to: str,
+                                                expected: str | None) -> None:
+    repo_path, shas = linear
     repo = open_repo(repo_path)
     target = shas[to.removesuffix("-sha")] if to in ("tip", "v2.0.0-sha") else to
     assert previous_tag(repo, target) == expected
