@@ -38,6 +38,13 @@ def generate_keypair() -> tuple[bytes, bytes]:
     return private, public
 
 
+def public_key_of(private_key_pem: bytes) -> bytes:
+    """The PEM public half of a private key: what verifies its signatures."""
+    return _load_private(private_key_pem).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
 def _file_digest(path: Path) -> bytes:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

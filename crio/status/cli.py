@@ -24,7 +24,7 @@ Exit codes: 0 ok, 2 usage, 10 socket missing, 11 permission denied,
 """
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="crio-status", epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--socket", "socket_path", default=DEFAULT_SOCKET, show_default=True, envvar="CRIO_SOCKET",
               help="CRI-O's HTTP API socket.")
 @click.option("--timeout", default=DEFAULT_TIMEOUT, show_default=True, type=click.FloatRange(min=0.01),

@@ -45,7 +45,7 @@ class _Group(click.Group):
         return getattr(importlib.import_module(module), attr)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="crio-release", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version=__version__, prog_name="crio-release", message="%(prog)s version %(version)s")
 def cli() -> None:
     """Build, sign, publish and release CRI-O static bundles.

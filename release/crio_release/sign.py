@@ -17,7 +17,7 @@ from crio.checksums import sha256_file
 from crio.errors import CrioError, ExitCode
 from crio.manifest import RevisionManifest, build_revision_manifest, write_revision_manifest
 from crio.revision import Revision
-from crio.signing import SIGNING_KEY_ENV, sign_file
+from crio.signing import SIGNING_KEY_ENV, public_key_of, sign_file, verify_file
 
 #: Roles of the revision manifest that get a signature, and the role of that signature.
 SIGNED_ROLES = {"tarball": "signature", "sbom": "sbom_signature"}
@@ -40,6 +40,21 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _still_valid(path: Path, sig_path: Path, public_pem: bytes) -> bool:
+    """Whether an existing signature already signs `path` with this key.
+
+    ECDSA signatures differ on every run; keeping a valid one makes signing
+    idempotent, so re-publishing an unchanged revision uploads nothing.
+    """
+    if not sig_path.is_file():
+        return False
+    try:
+        verify_file(path, sig_path.read_bytes(), public_pem)
+    except CrioError:
+        return False
+    return True
+
+
 def sign_revision(directory: Path, revision: Revision, key_pem: bytes) -> list[Path]:
     """Write the signatures of `revision`'s artifacts in `directory`; returns the files written."""
     manifest_path = directory / manifest_name(revision)
@@ -50,6 +65,7 @@ def sign_revision(directory: Path, revision: Revision, key_pem: bytes) -> list[P
     if manifest.revision != str(revision):
         raise CrioError(f"{manifest_path.name} describes {manifest.revision}, not {revision}", ExitCode.VERIFY_FAILED)
     signatures: dict[Path, bytes] = {}
+    public = public_key_of(key_pem)
     for entry in sorted(manifest.files, key=lambda e: e.name):
         if entry.role not in SIGNED_ROLES:
             continue
@@ -63,12 +79,15 @@ def sign_revision(directory: Path, revision: Revision, key_pem: bytes) -> list[P
                 f"{entry.sha256}",
                 ExitCode.VERIFY_FAILED,
             )
-        signatures[directory / f"{entry.name}.sig"] = sign_file(path, key_pem)
+        sig_path = directory / f"{entry.name}.sig"
+        if not _still_valid(path, sig_path, public):
+            signatures[sig_path] = sign_file(path, key_pem)
     # Sign everything in memory first: a bad key fails before any file is written.
     for path, signature in signatures.items():
         _write_atomic(path, signature)
     updated = build_revision_manifest(directory, revision, manifest.architectures, manifest.version)
     write_revision_manifest(directory, updated)
     manifest_sig = directory / manifest_signature_name(revision)
-    _write_atomic(manifest_sig, sign_file(manifest_path, key_pem))
+    if not _still_valid(manifest_path, manifest_sig, public):
+        _write_atomic(manifest_sig, sign_file(manifest_path, key_pem))
     return [*signatures, manifest_path, manifest_sig]
