@@ -83,17 +83,25 @@ def tag_sha(repo: git.Repo, tag: str) -> str | None:
         return None
 
 
-def version_tags(repo: git.Repo) -> dict[Version, str]:
-    """Every `vMAJOR.MINOR.PATCH[-PRE]` tag by its parsed version -> commit SHA; other tags are ignored."""
+def version_tags(repo: git.Repo, merged_into: str | None = None) -> dict[Version, str]:
+    """Every `vMAJOR.MINOR.PATCH[-PRE]` tag by its parsed version -> commit SHA; other tags are ignored.
+
+    One `git for-each-ref` (peeled, so annotated and lightweight tags both
+    give their commit); with MERGED_INTO only tags that are its ancestors.
+    """
+    args = ["--format=%(refname:strip=2) %(objectname) %(*objectname)"]
+    if merged_into:
+        args.append(f"--merged={merged_into}")
     out: dict[Version, str] = {}
-    for ref in repo.tags:
+    for line in repo.git.for_each_ref(*args, "refs/tags").splitlines():
+        name, sha, *peeled = line.split(" ")
+        if not name.startswith("v"):
+            continue
         try:
-            version = Version.parse(ref.name)
+            version = Version.parse(name)
         except CrioError:
             continue
-        if not ref.name.startswith("v"):
-            continue
-        out[version] = ref.commit.hexsha
+        out[version] = peeled[0] if peeled and peeled[0] else sha
     return out
 
 
