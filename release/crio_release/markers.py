@@ -26,27 +26,34 @@ from crio.artifacts import (
 from crio.errors import CrioError, ExitCode
 from crio.manifest import RevisionManifest
 from crio.revision import Revision, parse_revision
-from crio_release.storage import PreconditionFailed, Storage, open_bucket
+from crio_release.storage import ObjectInfo, PreconditionFailed, Storage, open_bucket
 
 MARKER_CONTENT_TYPE = "text/plain"
 #: Compare-and-swap attempts before giving up; each failed attempt means another writer progressed.
 CAS_ATTEMPTS = 40
 
 
-def revision_problems(storage: Storage, revision: Revision, archs: list[str] | tuple[str, ...] | None = None
+def revision_problems(storage: Storage, revision: Revision, archs: list[str] | tuple[str, ...] | None = None,
+                      *, seen: dict[str, ObjectInfo] | None = None, manifest_bytes: bytes | None = None
                       ) -> list[str]:
     """Why `revision` is not a complete set in the bucket (empty: complete).
 
     Complete means: the revision manifest is there, names every required role
     of every architecture in `archs` (default: the CI architectures), and each
     file it lists is in the bucket with the manifest's size and sha256.
+    A publisher that has just read every object back passes those answers as
+    `seen` (and the manifest bytes whose stored hash it checked) instead of
+    asking the bucket again; anything not in `seen` is asked for.
     """
     archs = list(archs or DEFAULT_BUILD_ARCHITECTURES)
-    found = storage.read(object_path(manifest_name(revision)))
-    if found is None:
-        return [f"{object_path(manifest_name(revision))} is missing"]
+    seen = seen or {}
+    if manifest_bytes is None:
+        found = storage.read(object_path(manifest_name(revision)))
+        if found is None:
+            return [f"{object_path(manifest_name(revision))} is missing"]
+        manifest_bytes = found[0]
     try:
-        manifest = RevisionManifest.from_json(found[0])
+        manifest = RevisionManifest.from_json(manifest_bytes)
     except CrioError as exc:
         return [exc.message]
     problems: list[str] = []
@@ -61,7 +68,7 @@ def revision_problems(storage: Storage, revision: Revision, archs: list[str] | t
                 problems.append(f"the manifest lists no {role} for {arch}")
     for entry in manifest.files:
         path = object_path(entry.name)
-        info = storage.stat(path)
+        info = seen[path] if path in seen else storage.stat(path)
         if info is None:
             problems.append(f"{path} is missing")
         elif info.size != entry.size:
@@ -151,16 +158,20 @@ def plan_marker(storage: Storage, move: MarkerMove, revision: Revision, repo: Pa
                         f"{current} -> {revision} ({move.reason}), if_generation_match={generation}")
 
 
-def move_marker(storage: Storage, move: MarkerMove, revision: Revision, repo: Path | None = None) -> MarkerResult:
+def move_marker(storage: Storage, move: MarkerMove, revision: Revision, repo: Path | None = None,
+                plan: MarkerResult | None = None) -> MarkerResult:
     """Move one marker forward to `revision` by compare-and-swap, re-reading after every conflict.
 
-    The caller has checked that the revision is complete in the bucket. The
-    write is read back; a newer revision written concurrently by someone else
-    wins, which is success for this publisher too.
+    The caller has checked that the revision is complete in the bucket. An
+    earlier `plan` may be reused for the first attempt: if the marker changed
+    since, the compare-and-swap fails and the marker is read again. The write
+    is read back; a newer revision written concurrently by someone else wins,
+    which is success for this publisher too.
     """
     data = _marker_text(revision)
     for attempt in range(CAS_ATTEMPTS):
-        plan = plan_marker(storage, move, revision, repo)
+        if plan is None or attempt > 0:
+            plan = plan_marker(storage, move, revision, repo)
         if plan.outcome != "planned":
             return plan
         try:

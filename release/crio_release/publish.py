@@ -12,7 +12,9 @@ Order of work, each step a gate for the next:
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,10 +33,20 @@ from crio.errors import CrioError, ExitCode
 from crio.manifest import RevisionManifest
 from crio.revision import Revision
 from crio_release.markers import MarkerResult, move_marker, plan_marker, revision_problems
-from crio_release.storage import Digests, ObjectInfo, PreconditionFailed, Storage, open_bucket
+from crio_release.storage import (
+    RESUMABLE_THRESHOLD,
+    Digests,
+    ObjectInfo,
+    PreconditionFailed,
+    Storage,
+    open_bucket,
+)
 
 #: Parallel uploads; GCS throughput per object is limited, so a few streams fill the link.
-UPLOAD_WORKERS = 6
+UPLOAD_WORKERS = 4
+#: Large (resumable) uploads running at once: each holds one UPLOAD_CHUNK in memory, so this
+#: bounds peak memory however many architectures or bytes a revision has.
+LARGE_UPLOADS = 2
 
 _CONTENT_TYPES = (
     (".tar.gz", "application/gzip"),
@@ -56,17 +68,39 @@ def content_type_for(name: str) -> str:
     return "application/octet-stream"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class LocalFile:
-    """One file of the set to publish, hashed once."""
+    """One file of the set to publish; hashed only when its bytes are about to matter.
+
+    `expected_sha256` is what the local manifest says about the file (None for
+    files it does not list, such as the manifest itself).
+    """
 
     name: str
     path: Path
-    digests: Digests
+    size: int
+    expected_sha256: str | None = None
+    _digests: Digests | None = None
 
     @property
     def object_path(self) -> str:
         return object_path(self.name)
+
+    @property
+    def digests(self) -> Digests:
+        if self._digests is None:
+            self._digests = Digests.of_file(self.path)
+        return self._digests
+
+
+def hash_files(files: list[LocalFile]) -> None:
+    """Hash files in parallel (hashlib releases the GIL) and check them against the local manifest."""
+    with ThreadPoolExecutor(max_workers=max(1, min(UPLOAD_WORKERS, len(files)))) as pool:
+        list(pool.map(lambda f: f.digests, files))
+    for local in files:
+        if local.expected_sha256 is not None and local.digests.sha256 != local.expected_sha256:
+            raise CrioError(f"{local.path} has sha256 {local.digests.sha256} but the manifest says "
+                            f"{local.expected_sha256}: rebuild the set", ExitCode.INCOMPLETE_SET)
 
 
 @dataclass
@@ -161,23 +195,22 @@ def collect_local_set(directory: Path, revision: Revision, archs: list[str]) -> 
                         f"not {', '.join(not_listed)}", ExitCode.INCOMPLETE_SET)
     names = [name for files in wanted.values() for name in files.values() if (directory / name).is_file()]
     names += [entry.name for entry in manifest.files if entry.name not in names]
+    by_name = manifest.by_name()
     files = []
     for name in names:
         path = directory / name
         if not path.is_file():
             raise CrioError(f"{name} is listed in {manifest_path.name} but missing from {directory}",
                             ExitCode.INCOMPLETE_SET)
-        files.append(LocalFile(name, path, Digests.of_file(path)))
-    by_name = manifest.by_name()
-    for local in files:
-        entry = by_name.get(local.name)
-        if entry is not None and (entry.size != local.digests.size or entry.sha256 != local.digests.sha256):
-            raise CrioError(f"{local.path} does not match {manifest_path.name} (sha256 {local.digests.sha256}, "
-                            f"manifest says {entry.sha256}): rebuild the set", ExitCode.INCOMPLETE_SET)
-    files.append(LocalFile(manifest_path.name, manifest_path, Digests.of_file(manifest_path)))
-    signature = directory / manifest_signature_name(revision)
-    if signature.is_file():
-        files.append(LocalFile(signature.name, signature, Digests.of_file(signature)))
+        entry = by_name.get(name)
+        size = path.stat().st_size
+        if entry is not None and entry.size != size:
+            raise CrioError(f"{path} has {size} bytes but {manifest_path.name} says {entry.size}: rebuild the set",
+                            ExitCode.INCOMPLETE_SET)
+        files.append(LocalFile(name, path, size, entry.sha256 if entry else None))
+    for path in (manifest_path, directory / manifest_signature_name(revision)):
+        if path.is_file():
+            files.append(LocalFile(path.name, path, path.stat().st_size))
     return files
 
 
@@ -187,14 +220,23 @@ def collect_local_set(directory: Path, revision: Revision, archs: list[str]) -> 
 def _conflict(local: LocalFile, stored: ObjectInfo) -> CrioError:
     return CrioError(
         f"{stored.path} is already published with {stored.describe_hash()} but the local file has sha256 "
-        f"{local.digests.sha256} (md5 {local.digests.md5}): published artifacts are immutable; "
-        "publish under a new revision", ExitCode.IMMUTABLE_CONFLICT)
+        f"{local.digests.sha256}: published artifacts are immutable; publish under a new revision",
+        ExitCode.IMMUTABLE_CONFLICT)
 
 
 def _compare_existing(local: LocalFile, stored: ObjectInfo | None) -> str:
-    """`upload` if absent, `skip` if the same bytes are there; raise for different bytes."""
+    """`upload` if absent, `skip` if the same bytes are there; raise for different bytes.
+
+    The manifest is the set's identity: when the published copy has the size
+    and sha256 the local manifest records, the local file is not re-hashed
+    (an unchanged re-publish reads no tarball); the manifest itself, whose
+    bytes pin every other hash, is always hashed and compared.
+    """
     if stored is None:
         return "upload"
+    if local.expected_sha256 and stored.sha256 and stored.size == local.size \
+            and stored.sha256 == local.expected_sha256:
+        return "skip"
     if stored.matches(local.digests):
         return "skip"
     raise _conflict(local, stored)
@@ -204,14 +246,13 @@ def _read_back_problem(local: LocalFile, stored: ObjectInfo | None) -> str | Non
     """Why the stored object is not the local file, judged by every hash the store reports."""
     if stored is None:
         return f"{local.object_path} is missing after upload"
-    if stored.size != local.digests.size:
-        return f"{local.object_path} has {stored.size} bytes after upload, expected {local.digests.size}"
+    if stored.size != local.size:
+        return f"{local.object_path} has {stored.size} bytes after upload, expected {local.size}"
     for label, theirs, mine in (("sha256", stored.sha256, local.digests.sha256),
-                                ("md5", stored.md5, local.digests.md5),
                                 ("crc32c", stored.crc32c, local.digests.crc32c)):
         if theirs and theirs != mine:
             return f"{local.object_path} has {label} {theirs} after upload, expected {mine}"
-    if not (stored.sha256 or stored.md5 or stored.crc32c):
+    if not (stored.sha256 or stored.crc32c):
         return f"{local.object_path} reports no hash to check after upload"
     return None
 
@@ -233,14 +274,18 @@ def _upload_all(storage: Storage, files: list[LocalFile], progress: bool) -> dic
 
     results: dict[str, str] = {}
     errors: list[CrioError] = []
-    with tqdm(total=sum(f.digests.size for f in files), unit="B", unit_scale=True, desc="upload",
+    with tqdm(total=sum(f.size for f in files), unit="B", unit_scale=True, desc="upload",
               disable=not progress, file=sys.stderr) as bar:
+        large = threading.BoundedSemaphore(LARGE_UPLOADS)
+
         def run(local: LocalFile) -> None:
+            slot = large if local.size > RESUMABLE_THRESHOLD else contextlib.nullcontext()
             try:
-                results[local.name] = _upload_one(storage, local)
+                with slot:
+                    results[local.name] = _upload_one(storage, local)
             except CrioError as exc:
                 errors.append(exc)
-            bar.update(local.digests.size)
+            bar.update(local.size)
 
         with ThreadPoolExecutor(max_workers=max(1, min(UPLOAD_WORKERS, len(files)))) as pool:
             list(pool.map(run, files))
@@ -253,6 +298,11 @@ def _upload_all(storage: Storage, files: list[LocalFile], progress: bool) -> dic
 
 
 # The whole publish -------------------------------------------------------------------
+
+
+def _object_report(local: LocalFile, action: str) -> ObjectReport:
+    sha256 = local.expected_sha256 if local._digests is None else local.digests.sha256
+    return ObjectReport(local.object_path, local.size, action, sha256 or "")
 
 
 def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, branch: str | None = None,
@@ -269,12 +319,17 @@ def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, br
     report = PublishReport(str(revision), storage.url, dry_run)
 
     # Existence and hash BEFORE uploading: re-runs cost no bytes and a conflict stops everything.
-    actions = {local.name: _compare_existing(local, storage.stat(local.object_path)) for local in files}
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+        existing = dict(zip((f.object_path for f in files), pool.map(storage.stat, [f.object_path for f in files]),
+                            strict=True))
+    # What has no published copy (and what the manifest does not pin) is hashed now, checked
+    # against the manifest, before anything is decided or written.
+    hash_files([f for f in files if existing[f.object_path] is None or f.expected_sha256 is None])
+    actions = {local.name: _compare_existing(local, existing[local.object_path]) for local in files}
     moves = markers_for(revision, branch)
     plans = [plan_marker(storage, move, revision, repo) for move in moves]  # refuses to guess before any write
     if dry_run:
-        report.objects = [ObjectReport(f.object_path, f.digests.size, actions[f.name], f.digests.sha256)
-                          for f in files]
+        report.objects = [_object_report(f, actions[f.name]) for f in files]
         report.markers = plans
         return report
 
@@ -283,17 +338,26 @@ def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, br
     done = _upload_all(storage, [f for f in pending if f.name not in manifest_names], progress)
     done.update(_upload_all(storage, [f for f in pending if f.name in manifest_names], progress))
     actions.update(done)
-    report.objects = [ObjectReport(f.object_path, f.digests.size, actions[f.name], f.digests.sha256)
-                      for f in files]
+    report.objects = [_object_report(f, actions[f.name]) for f in files]
 
-    problems = [p for f in files if (p := _read_back_problem(f, storage.stat(f.object_path)))]
+    # Read back what was written now; what was skipped was compared by a stat moments ago.
+    seen = dict(existing)
+    written = [f for f in files if f.name in done]
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+        seen.update(zip((f.object_path for f in written), pool.map(storage.stat, [f.object_path for f in written]),
+                        strict=True))
+    problems = [p for f in written if (p := _read_back_problem(f, seen[f.object_path]))]
     if problems:
         raise CrioError("read-back failed, no marker moved: " + "; ".join(problems), ExitCode.VERIFY_FAILED)
     if moves:
-        # The bucket, not the local directory, decides whether the set is complete.
-        incomplete = revision_problems(storage, revision, sorted(set(archs) | set(DEFAULT_BUILD_ARCHITECTURES)))
+        # The bucket, not the local directory, decides whether the set is complete: every fact
+        # used here comes from a stat of the bucket, and the manifest's stored hash was checked.
+        manifest_file = next(f for f in files if f.name == manifest_name(revision))
+        incomplete = revision_problems(storage, revision, sorted(set(archs) | set(DEFAULT_BUILD_ARCHITECTURES)),
+                                       seen=seen, manifest_bytes=manifest_file.path.read_bytes())
         if incomplete:
             raise CrioError(f"{revision} is not complete in {storage.url}, no marker moved: "
                             + "; ".join(incomplete), ExitCode.INCOMPLETE_SET)
-        report.markers = [move_marker(storage, move, revision, repo) for move in moves]
+        report.markers = [move_marker(storage, move, revision, repo, plan) for move, plan in zip(moves, plans,
+                                                                                               strict=True)]
     return report

@@ -194,3 +194,19 @@ def test_verify_lists_every_problem(file_bucket: str, tmp_path: Path) -> None:
     assert f"{tarball_name('arm64', V1)}.spdx is not a valid SPDX document" in joined
     assert "cri-o.v1.22.2" not in joined
     assert verify_revision(file_bucket, V2)[0].endswith("cri-o.v1.22.2.manifest.json is missing")
+
+
+def test_local_file_not_matching_its_manifest_is_never_uploaded(cas_bucket: str, tmp_path: Path) -> None:
+    directory = make_revision_set(tmp_path / "set", V1)
+    tarball = directory / tarball_name("arm64", V1)
+    data = bytearray(tarball.read_bytes())
+    data[-1] ^= 0xFF                                   # same size, other bytes
+    tarball.write_bytes(bytes(data))
+    with pytest.raises(CrioError) as err:
+        publish_revision(cas_bucket, V1, directory)
+    assert err.value.exit_code == ExitCode.INCOMPLETE_SET and "but the manifest says" in err.value.message
+    assert open_bucket(cas_bucket).list() == []
+    tarball.write_bytes(bytes(data) + b"x")            # other size: caught without hashing
+    with pytest.raises(CrioError) as err:
+        publish_revision(cas_bucket, V1, directory, dry_run=True)
+    assert err.value.exit_code == ExitCode.INCOMPLETE_SET and "bytes but" in err.value.message

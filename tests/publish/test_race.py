@@ -23,7 +23,10 @@ PUBLISHERS = 6
 def test_concurrent_publishers_leave_the_newest_complete_set(cas_bucket: str, tmp_path: Path) -> None:
     revisions = [f"v1.22.{i}" for i in range(1, PUBLISHERS + 1)]
     sets = {rev: str(make_revision_set(tmp_path / rev, rev)) for rev in revisions}
-    context = multiprocessing.get_context("spawn")  # no fork of a process that runs emulator threads
+    # forkserver: children fork from a clean, thread-free server that imported the client once
+    # (no fork of this process, which runs emulator threads; no 6x import cost of spawn).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["helpers.publish", "crio_release.publish", "google.cloud.storage"])
     barrier = context.Manager().Barrier(PUBLISHERS)
     emulator = os.environ.get("STORAGE_EMULATOR_HOST")
     with context.Pool(PUBLISHERS) as pool:

@@ -64,7 +64,7 @@ def test_create_only_and_compare_and_swap(cas_bucket: str, tmp_path: Path) -> No
     storage.upload_file("artifacts/f.tar.gz", source, digests=digests, content_type="application/gzip",
                         cache_control="public", if_generation_match=0)
     stored = storage.stat("artifacts/f.tar.gz")
-    assert stored.sha256 == digests.sha256 and stored.md5 == digests.md5 and stored.matches(digests)
+    assert stored.sha256 == digests.sha256 and stored.crc32c == digests.crc32c and stored.matches(digests)
     with pytest.raises(PreconditionFailed):
         storage.upload_file("artifacts/f.tar.gz", source, digests=digests, content_type="application/gzip",
                             cache_control="public", if_generation_match=0)
