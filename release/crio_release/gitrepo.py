@@ -50,11 +50,12 @@ def open_repo(path: str | Path | None = None) -> git.Repo:
 
 
 def rev_sha(repo: git.Repo, rev: str) -> str:
-    """The full commit SHA a revision names, or a GIT error naming it."""
+    """The full commit SHA a revision names; an unknown one is a bad argument (USAGE)."""
     try:
         return repo.commit(rev).hexsha
     except (git.BadName, ValueError, git.GitCommandError):
-        raise git_failed(f"unknown revision {rev!r} in {repo.working_dir}") from None
+        raise CrioError(f"unknown revision {rev!r} in {repo.working_dir}: expected a tag, branch or commit "
+                        "of that repository", ExitCode.USAGE) from None
 
 
 def local_branch_sha(repo: git.Repo, branch: str) -> str | None:

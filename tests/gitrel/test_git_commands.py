@@ -95,6 +95,13 @@ def test_cut_from_ref_and_custom_version_file(remote: Remote) -> None:
     assert git(remote.clone, "rev-parse", "release-1.22") == first
 
 
+def test_unknown_revisions_are_usage_errors(remote: Remote) -> None:
+    assert "unknown revision 'nope'" in refusal(remote, "branch", "cut", "1.22", "--from", "nope",
+                                                code=ExitCode.USAGE)
+    res = crio_release("notes", "--repo", str(remote.clone), "--to", "v9.9.9")
+    assert res.code == ExitCode.USAGE and "unknown revision 'v9.9.9'" in res.err
+
+
 def test_not_a_repository_is_a_git_error(tmp_path: Path) -> None:
     res = crio_release("forward", "--repo", str(tmp_path))
     assert res.code == ExitCode.GIT

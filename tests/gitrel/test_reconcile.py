@@ -62,6 +62,7 @@ def test_reconcile_lists_missing_then_applies(tagged: Path, bucket: str, tmp_pat
 
 
 def test_reconcile_rebuilds_a_lost_file_byte_identically(tagged: Path, bucket: str, tmp_path: Path) -> None:
+    git(tagged, "tag", "-d", "v1.22.0")  # one tag is enough here; each build costs a second
     assert reconcile(tagged, bucket, "--apply")[0] == 0
     lost = tmp_path / "bucket/artifacts/cri-o.amd64.v1.22.1.tar.gz"
     original = lost.read_bytes()
@@ -73,18 +74,19 @@ def test_reconcile_rebuilds_a_lost_file_byte_identically(tagged: Path, bucket: s
     assert "artifacts/cri-o.amd64.v1.22.1.tar.gz is missing" in missing_files(storage, revision, ["amd64", "arm64"])
     code, out, err = reconcile(tagged, bucket, "--apply")
     assert code == 0, err
-    assert "v1.22.1: rebuilt and published 1 file(s)" in out and "v1.22.0: complete" in out
+    assert out.splitlines()[-1] == "v1.22.1: rebuilt and published 1 file(s)"
     assert lost.read_bytes() == original  # same tag commit date -> same bytes; the rest was kept
 
 
 def test_reconcile_against_the_gcs_emulator(tagged: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from helpers.gcs import gcp_storage_server
 
+    git(tagged, "tag", "-d", "v1.22.0")
     with gcp_storage_server() as emu:
         emu.create_bucket("cri-o")
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", emu.url)
         code, out, _err = reconcile(tagged, "gs://cri-o")
-        assert code == ExitCode.INCOMPLETE_SET and out.count(": missing:") == 2
+        assert code == ExitCode.INCOMPLETE_SET and out.count(": missing:") == 1
         code, out, err = reconcile(tagged, "gs://cri-o", "--apply")
         assert code == 0, err
         assert reconcile(tagged, "gs://cri-o")[0] == 0
