@@ -23,7 +23,8 @@ Log = Callable[[str], None]
 
 
 def state_dir(destdir: str) -> Path:
-    return Path(f"{destdir}{INSTALL_STATE_DIR}")
+    """$DESTDIR$STATEDIR: where the bundle's install script keeps its record (STATEDIR as it honours it)."""
+    return Path(f"{destdir}{os.environ.get('STATEDIR') or INSTALL_STATE_DIR}")
 
 
 def _exists(path: Path) -> bool:

@@ -13,7 +13,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import shutil
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -168,7 +171,7 @@ def hostile_tarball(path: Path, kind: str, revision: str = "v1.0.0") -> Path:
         for name, (data, mode) in sorted(files.items()):
             _add(tf, f"cri-o/{name}", data, mode)
         if kind == "dotdot":
-            _add(tf, "cri-o/../../escaped", b"x")
+            _add(tf, "cri-o/" + "../" * 16 + "crio-get-escaped", b"x")
         elif kind == "absolute":
             _add(tf, "/tmp/crio-get-escaped", b"x")
         elif kind == "symlink":
@@ -216,3 +219,90 @@ class _Zeros(io.RawIOBase):
 
 HOSTILE_KINDS = ("dotdot", "absolute", "symlink", "symlink_abs", "hardlink", "device", "fifo", "setuid",
                  "duplicate", "second_top", "bomb")
+
+
+# Running the installers ---------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+GET_SCRIPT = REPO / "scripts" / "get"
+CRIO_GET = Path(sys.executable).parent / "crio-get"
+INSTALLERS = ("bash", "python")
+
+
+def installer_command(installer: str) -> list[str]:
+    """scripts/get under bash, or the crio-get console script."""
+    return ["bash", str(GET_SCRIPT)] if installer == "bash" else [str(CRIO_GET)]
+
+
+def run_get(installer: str, args: list[str], *, destdir: Path | None, tmpdir: Path,
+            env: dict[str, str] | None = None, timeout: float = 60,
+            in_process: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run one installer with a clean environment: short timeouts, no retry delay, a private TMPDIR.
+
+    crio-get runs in this process by default (its `main`, same argv and environment, exit code from
+    SystemExit): a Python start-up per case would double the area's run time.
+    """
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    base = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", str(tmpdir)),
+        "TMPDIR": str(tmpdir),
+        "CRIO_GET_TIMEOUT": "2",
+        "CRIO_GET_RETRIES": "3",
+        "CRIO_GET_RETRY_DELAY": "0",
+    }
+    if destdir is not None:
+        base["DESTDIR"] = str(destdir)
+    base.update(env or {})
+    if installer == "python" and in_process:
+        return _run_crio_get_here(args, base)
+    return subprocess.run([*installer_command(installer), *args], env=base, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, int, bytes]]:
+    """Every entry below `root`: kind, mode and content (link target for symlinks), for exact comparisons."""
+    tree: dict[str, tuple[str, int, bytes]] = {}
+    if not root.exists():
+        return tree
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        st = path.lstat()
+        if path.is_symlink():
+            tree[rel] = ("link", st.st_mode, os.readlink(path).encode())
+        elif path.is_dir():
+            tree[rel] = ("dir", st.st_mode, b"")
+        else:
+            tree[rel] = ("file", st.st_mode, path.read_bytes())
+    return tree
+
+
+def copy_bucket(source: Path, target: Path) -> Path:
+    """A private copy of a bucket (the publisher's bookkeeping left out)."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".crio-storage"))
+    return target
+
+
+def _run_crio_get_here(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    import contextlib
+    import tempfile
+
+    from crio_installer.cli import main
+
+    saved = dict(os.environ)
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        tempfile.tempdir = None
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        tempfile.tempdir = None
+    return subprocess.CompletedProcess(["crio-get", *args], code, out.getvalue(), err.getvalue())

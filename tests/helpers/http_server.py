@@ -1,0 +1,169 @@
+"""A real HTTP server on 127.0.0.1 serving a directory (a bucket layout), with injectable faults.
+
+Serves GET with Range (206) like GCS. Faults are queued per URL path and
+consumed one per request (`times=None` makes one permanent):
+
+- ``reset``: send the headers and half the body, then reset the connection (RST)
+- ``truncate``: promise the full Content-Length, send half, close cleanly
+- ``stall``: accept, then send nothing until the client gives up (or the server stops)
+- ``status:NNN``: answer NNN with a short body (e.g. ``status:503``)
+- ``html404``: 404 with an HTML page (what CDNs and proxies serve)
+- ``html200``: 200 with an HTML page instead of the object
+- ``ignore_range``: answer 200 with the whole body even to a Range request
+
+Usage::
+
+    with FaultServer(bucket_dir) as server:
+        server.fault("/latest-main.txt", "html404")
+        url = server.url  # http://127.0.0.1:PORT
+"""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import struct
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+HTML_PAGE = b"<!DOCTYPE html><html><head><title>404 Not Found</title></head><body>Not Found</body></html>\n"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def do_GET(self) -> None:
+        path = unquote(urlsplit(self.path).path)
+        owner = self.server.owner
+        fault = owner._take_fault(path)
+        owner._record(path, self.headers.get("Range"), fault)
+        if fault and fault.startswith("status:"):
+            self._send(int(fault.split(":", 1)[1]), b"injected failure\n")
+            return
+        if fault == "html404":
+            self._send(404, HTML_PAGE, "text/html")
+            return
+        if fault == "html200":
+            self._send(200, HTML_PAGE, "text/html")
+            return
+        if fault == "stall":
+            owner._stop.wait(60)
+            self.close_connection = True
+            return
+        file = (owner.root / path.lstrip("/")).resolve()
+        if owner.root not in file.parents or not file.is_file():
+            self._send(404, b"<?xml version='1.0'?><Error><Code>NoSuchKey</Code></Error>", "application/xml")
+            return
+        size = file.stat().st_size
+        start, end = 0, size - 1
+        status = 200
+        range_header = self.headers.get("Range")
+        if range_header and fault != "ignore_range" and range_header.startswith("bytes="):
+            first, _, last = range_header[6:].partition("-")
+            start = int(first) if first else 0
+            end = int(last) if last else size - 1
+            if start >= size:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            status = 206
+        length = end - start + 1
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(length))
+        self.send_header("Accept-Ranges", "bytes")
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.end_headers()
+        send = length if fault not in ("reset", "truncate") else max(1, length // 2)
+        with open(file, "rb") as handle:
+            handle.seek(start)
+            left = send
+            while left > 0:
+                chunk = handle.read(min(1 << 20, left))
+                if not chunk:
+                    break
+                try:
+                    self.wfile.write(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+                left -= len(chunk)
+        if fault == "reset":
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        self.close_connection = True
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    owner: FaultServer
+
+
+class FaultServer:
+    """Serve `root` on 127.0.0.1:<free port>; `fault(path, kind, times=1)` queues failures."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.httpd = _Server(("127.0.0.1", 0), _Handler)
+        self.httpd.owner = self
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._lock = threading.Lock()
+        self._faults: dict[str, list[str]] = {}
+        self._permanent: dict[str, str] = {}
+        self._stop = threading.Event()
+        self.requests: list[tuple[str, str | None, str | None]] = []
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def fault(self, path: str, kind: str, times: int | None = 1) -> None:
+        """Queue `kind` for the next `times` requests of `path` (None: every request)."""
+        with self._lock:
+            if times is None:
+                self._permanent[path] = kind
+            else:
+                self._faults.setdefault(path, []).extend([kind] * times)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._permanent.clear()
+            self.requests.clear()
+
+    def hits(self, path: str) -> int:
+        return sum(1 for p, _r, _f in self.requests if p == path)
+
+    def _take_fault(self, path: str) -> str | None:
+        with self._lock:
+            queued = self._faults.get(path)
+            if queued:
+                return queued.pop(0)
+            return self._permanent.get(path)
+
+    def _record(self, path: str, range_header: str | None, fault: str | None) -> None:
+        with self._lock:
+            self.requests.append((path, range_header, fault))
