@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,11 @@ Nothing is pushed without --push: by default every change is local, for you
 to inspect and push yourself. --dry-run prints the exact git commands
 (values made by earlier commands shown as $name) and changes nothing.
 """
+
+
+def add_help(command: click.Command, extra: str) -> None:
+    """Append a shared paragraph to a command's docstring help, both dedented so click formats them alike."""
+    command.help = inspect.cleandoc(command.help or "") + "\n\n" + inspect.cleandoc(extra)
 
 
 def repo_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -63,7 +69,7 @@ def cut_command(series: str, source: str | None, **opts: Any) -> None:
     click.echo(f"{'would create' if ctx.dry_run else 'created'} {branch}", err=True)
 
 
-cut_command.help = (cut_command.help or "") + COMMON_HELP
+add_help(cut_command, COMMON_HELP)
 
 
 @click.command("forward")
@@ -81,7 +87,7 @@ def forward_command(**opts: Any) -> None:
     click.echo(msg, err=True)
 
 
-forward_command.help = (forward_command.help or "") + COMMON_HELP
+add_help(forward_command, COMMON_HELP)
 
 
 @click.command("patch")
@@ -99,7 +105,7 @@ def patch_command(series: str, force: bool, **opts: Any) -> None:
     click.echo(f"{'would bump' if ctx.dry_run else 'bumped'} release-{new.minor_series} to {new}", err=True)
 
 
-patch_command.help = (patch_command.help or "") + COMMON_HELP
+add_help(patch_command, COMMON_HELP)
 
 
 @click.command("tag")
@@ -125,4 +131,4 @@ def tag_command(tag: str, commit: str | None, **opts: Any) -> None:
                err=True)
 
 
-tag_command.help = (tag_command.help or "") + COMMON_HELP
+add_help(tag_command, COMMON_HELP)

@@ -12,6 +12,7 @@ from crio.arch import ARCHITECTURES
 from crio.artifacts import DEFAULT_BUCKET, public_base_url
 from crio.cli import arch_option
 from crio.errors import CrioError, ExitCode
+from crio_release.git_cli import add_help
 from crio_release.gitrepo import open_repo
 from crio_release.notes import ReleaseNotes, build_notes
 from crio_release.notes_publish import publish_notes
@@ -70,7 +71,7 @@ def notes_group(ctx: click.Context, as_json: bool, **opts: Any) -> None:
     click.echo(notes.as_json() if as_json else notes.as_markdown(), nl=False)
 
 
-notes_group.help = (notes_group.help or "") + RANGE_HELP
+add_help(notes_group, RANGE_HELP)
 
 
 @notes_group.command("generate")
@@ -82,7 +83,7 @@ def generate_command(as_json: bool, **opts: Any) -> None:
     click.echo(notes.as_json() if as_json else notes.as_markdown(), nl=False)
 
 
-generate_command.help = (generate_command.help or "") + RANGE_HELP
+add_help(generate_command, RANGE_HELP)
 
 
 @notes_group.command("publish")

@@ -312,3 +312,13 @@ def test_without_push_nothing_reaches_origin(remote: Remote) -> None:
     assert "not pushed (local only); pass --push" in out
     ok(remote, "tag", "v1.22.0")
     assert tree_digest(remote.origin) == before
+
+
+def test_help_says_where_main_moves_and_that_pushing_is_opt_in() -> None:
+    res = crio_release("tag", "--help")
+    assert res.code == 0
+    text = " ".join(res.out.split())
+    assert "Tagging vX.Y.0 also moves main to X.(Y+1).0 in one commit" in text
+    assert "Nothing is pushed without --push" in text
+    notes = " ".join(crio_release("notes", "--help").out.split())
+    assert "vX.Y.0 follows the highest release of an older minor that is an ancestor" in notes
