@@ -294,13 +294,15 @@ def tag_release(ctx: ReleaseContext, tag_text: str, commit: str | None = None) -
             raise refused(f"{ctx.version_file} on {ctx.main} says {on_main}; expected {core} (to move to {nxt}) "
                           f"or already {nxt} or newer")
     signed = signing_requested(ctx.repo)
-    ctx.runner.run(["tag", "-s" if signed else "-a", "-m", f"CRI-O {tag}", tag, target])
     refs = [f"refs/tags/{tag}"]
     if main_plan is not None:
+        # main first: if tagging then fails, a re-run finds main already moved and only tags;
+        # the other order would leave a tag that refuses the re-run and main never moved.
         main_sha, nxt = main_plan
         ctx.runner.commit_files(ctx.main, main_sha, {ctx.version_file: version_text(nxt)},
                                 next_minor_message(nxt, tag),
                                 {ctx.version_file: version_mode(ctx.repo, main_sha, ctx.version_file)})
         refs.append(f"refs/heads/{ctx.main}")
+    ctx.runner.run(["tag", "-s" if signed else "-a", "-m", f"CRI-O {tag}", tag, target])
     ctx.push_refs(refs)
     return TagResult(tag, target, signed, main_plan[1] if main_plan else None)

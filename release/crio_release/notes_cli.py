@@ -104,4 +104,5 @@ def publish_command(branch: str, remote: str, retries: int, dry_run: bool, push:
     commit = publish_notes(repo, notes, branch=branch, remote=remote, push=push, dry_run=dry_run,
                            retries=retries, echo=click.echo)
     if not dry_run:
-        click.echo(f"published {notes.revision} to {branch} at {commit[:12]}", err=True)
+        where = f"and pushed to {remote}" if push else "locally (not pushed)"
+        click.echo(f"committed the notes of {notes.revision} to {branch} at {commit[:12]} {where}", err=True)

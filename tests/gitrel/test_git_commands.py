@@ -219,6 +219,19 @@ def test_tag_refuses_version_file_mismatch_and_bad_tag(remote: Remote) -> None:
     assert "branch release-1.30 does not exist" in refusal(remote, "tag", "v1.30.0")
 
 
+def test_tag_rerun_after_main_moved_only_tags(remote: Remote) -> None:
+    # as if `tag v1.22.0` died after moving main: the re-run tags and leaves main alone
+    ok(remote, "branch", "cut", "1.22")
+    commit_file(remote.clone, "crio/VERSION", "1.23.0\n", "main moves on")
+    main = git(remote.clone, "rev-parse", "main")
+    ok(remote, "tag", "v1.22.0")
+    assert git(remote.clone, "rev-parse", "main") == main
+    assert git(remote.clone, "rev-parse", "v1.22.0^{commit}") == git(remote.clone, "rev-parse", "release-1.22")
+    commit_file(remote.clone, "crio/VERSION", "1.21.5\n", "wrong")
+    ok(remote, "branch", "cut", "1.23", "--from", main)
+    assert "crio/VERSION on main says 1.21.5" in refusal(remote, "tag", "v1.23.0")
+
+
 def test_prerelease_tag_does_not_move_main(remote: Remote) -> None:
     ok(remote, "branch", "cut", "1.22")
     ok(remote, "tag", "v1.22.0-rc.1")
@@ -293,9 +306,9 @@ def test_dry_run_forward_prints_the_commands_the_real_run_runs(remote: Remote) -
 def test_dry_run_tag_and_patch_change_nothing(remote: Remote) -> None:
     ok(remote, "branch", "cut", "1.22")
     lines = assert_dry_run_changes_nothing(remote, "tag", "v1.22.0")
-    assert lines[0].startswith("git tag -a -m 'CRI-O v1.22.0' v1.22.0 ")
     assert 'commit=$(git commit-tree "$tree" -p ' in "\n".join(lines)
-    assert lines[-2] == 'git merge --ff-only --quiet "$commit"'  # main is checked out
+    assert lines[-3] == 'git merge --ff-only --quiet "$commit"'  # main is checked out
+    assert lines[-2].startswith("git tag -a -m 'CRI-O v1.22.0' v1.22.0 ")
     assert lines[-1] == "git push --atomic origin refs/tags/v1.22.0 refs/heads/main"
     ok(remote, "tag", "v1.22.0")
     git(remote.clone, "checkout", "-q", "release-1.22")
