@@ -19,6 +19,7 @@ from crio_release.gitrepo import (
     GitRunner,
     checked_out_branch,
     commits_between,
+    config_bool,
     is_ancestor,
     is_dirty,
     local_branch_sha,
@@ -217,11 +218,7 @@ def prepare_patch(ctx: ReleaseContext, series_text: str, force: bool = False) ->
 
 def signing_requested(repo: git.Repo) -> bool:
     """Whether the user's git config says `tag.gpgSign` (git's own boolean parsing, not Python truthiness)."""
-    try:
-        value = repo.git.config("--type=bool", "--get", "tag.gpgSign").strip()
-    except git.GitCommandError:
-        return False
-    return value == "true"
+    return config_bool(repo, "tag.gpgSign")
 
 
 def remote_has_tag(ctx: ReleaseContext, tag: str) -> bool:

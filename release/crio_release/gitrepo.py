@@ -106,6 +106,14 @@ def version_tags(repo: git.Repo, merged_into: str | None = None) -> dict[Version
     return out
 
 
+def config_bool(repo: git.Repo, key: str) -> bool:
+    """A boolean from the user's git config, parsed by git itself (yes/on/1/true), never by Python truthiness."""
+    try:
+        return repo.git.config("--type=bool", "--get", key).strip() == "true"
+    except git.GitCommandError:
+        return False
+
+
 def is_ancestor(repo: git.Repo, ancestor: str, descendant: str) -> bool:
     return bool(repo.is_ancestor(ancestor, descendant))
 
@@ -233,7 +241,9 @@ class GitRunner:
                          env_shown=shown)
             tree = self.run(["write-tree"], name="tree", env=env, env_shown=shown)
         parents = ["-p", parent] if parent else []
-        commit = self.run(["commit-tree", tree, *parents, "-m", message], name="commit")
+        # commit-tree ignores commit.gpgSign, unlike `git commit`: honour it explicitly.
+        sign = ["-S"] if config_bool(self.repo, "commit.gpgSign") else []
+        commit = self.run(["commit-tree", tree, *parents, *sign, "-m", message], name="commit")
         old = parent if replaces is True else (replaces or None)
         if replaces is True:
             self.move_branch(branch, old, commit)

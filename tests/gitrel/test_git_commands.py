@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -335,3 +337,24 @@ def test_help_says_where_main_moves_and_that_pushing_is_opt_in() -> None:
     assert "Nothing is pushed without --push" in text
     notes = " ".join(crio_release("notes", "--help").out.split())
     assert "vX.Y.0 follows the highest release of an older minor that is an ancestor" in notes
+
+
+def test_tag_is_signed_when_git_config_asks(remote: Remote, tmp_path: Path) -> None:
+    """The real `git tag -s` path, with an SSH signing key (no agent, no keyring) and verified by git."""
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("ssh-keygen is not installed: the signing path is untested here")
+    key = tmp_path / "signing_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "tester", "-f", str(key)], check=True)
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"tester@example.invalid {(tmp_path / 'signing_key.pub').read_text().strip()}\n")
+    for name, value in (("gpg.format", "ssh"), ("user.signingkey", str(key)), ("tag.gpgSign", "true"),
+                        ("commit.gpgSign", "on"),
+                        ("gpg.ssh.allowedSignersFile", str(allowed))):
+        git(remote.clone, "config", name, value)
+    ok(remote, "branch", "cut", "1.22")
+    out = ok(remote, "tag", "v1.22.0")
+    assert "git tag -s -m 'CRI-O v1.22.0' v1.22.0" in out
+    assert "-----BEGIN SSH SIGNATURE-----" in git(remote.clone, "cat-file", "-p", "v1.22.0")
+    git(remote.clone, "tag", "-v", "v1.22.0")  # fails the test unless the signature verifies
+    assert 'git commit-tree "$tree" -p' not in out and " -S -m 'Bump version to 1.23.0" in out
+    git(remote.clone, "verify-commit", "main")  # the plumbing commit that moved main is signed too
