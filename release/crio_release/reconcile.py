@@ -99,14 +99,16 @@ def rebuild_and_publish(repo: git.Repo, bucket_url: str, version: Version, sha: 
 
 
 def reconcile(repo: git.Repo, bucket_url: str, *, archs: list[str] | None = None, apply: bool = False,
-              dry_run: bool = False, spec: str | None = None, echo: Callable[[str], None] = print
-              ) -> list[TagStatus]:
-    """Check every version tag's set in the bucket; with APPLY (and not DRY_RUN) rebuild and publish the gaps."""
+              dry_run: bool = False, spec: str | None = None, since: Version | None = None,
+              echo: Callable[[str], None] = print) -> list[TagStatus]:
+    """Check every version tag (>= SINCE) in the bucket; with APPLY (and not DRY_RUN) rebuild and publish gaps."""
     wanted = list(archs or DEFAULT_BUILD_ARCHITECTURES)
     storage = open_bucket(bucket_url)
     storage.check()
     statuses: list[TagStatus] = []
     for version, sha in release_tags(repo):
+        if since is not None and version < since:
+            continue
         revision = Revision(version=version)
         missing = missing_files(storage, revision, wanted)
         status = TagStatus(version.tag, sha, missing, "complete" if not missing else "missing")

@@ -9,6 +9,7 @@ import click
 from crio.arch import DEFAULT_BUILD_ARCHITECTURES
 from crio.cli import arch_option
 from crio.errors import CrioError, ExitCode
+from crio.revision import Version
 from crio_release.gitrepo import open_repo
 from crio_release.reconcile import reconcile
 
@@ -24,8 +25,10 @@ from crio_release.reconcile import reconcile
 @click.option("--dry-run", is_flag=True, help="With --apply: say what would be rebuilt; build and write nothing.")
 @click.option("--spec", default=None,
               help="Bundle spec path inside the tag's tree (default: the embedded spec, which needs no network).")
+@click.option("--since", default=None,
+              help="Only tags at or above this version, e.g. v1.30.0 (tags older than the pipeline have no set).")
 def reconcile_command(bucket_url: str, repo_path: Path | None, archs: tuple[str, ...], apply: bool, dry_run: bool,
-                      spec: str | None) -> None:
+                      spec: str | None, since: str | None) -> None:
     """Check that the bucket holds the full set of every vX.Y.Z tag; list what is missing.
 
     Without --apply nothing is written and the exit code is 32 (incomplete-set)
@@ -39,7 +42,8 @@ def reconcile_command(bucket_url: str, repo_path: Path | None, archs: tuple[str,
       crio-release reconcile --bucket gs://cri-o --apply
     """
     statuses = reconcile(open_repo(repo_path), bucket_url, archs=list(archs) or None, apply=apply,
-                         dry_run=dry_run, spec=spec, echo=click.echo)
+                         dry_run=dry_run, spec=spec, echo=click.echo,
+                         since=Version.parse(since) if since else None)
     for status in statuses:
         click.echo(status.line())
     incomplete = [s.tag for s in statuses if s.state in ("missing", "would-rebuild")]

@@ -200,6 +200,15 @@ def test_tag_refuses_skipped_patch_number(remote: Remote) -> None:
     assert "v1.22.2 skips a patch number: the next release of 1.22 is v1.22.1" in err
 
 
+def test_tag_refuses_going_backwards(remote: Remote) -> None:
+    released_122(remote)
+    git(remote.clone, "checkout", "-q", "release-1.22")
+    commit_file(remote.clone, "crio/VERSION", "1.22.1\n", "1.22.1")
+    git(remote.clone, "tag", "v1.22.2")  # made by hand, out of order
+    git(remote.clone, "checkout", "-q", "main")
+    assert "v1.22.2 already exists; v1.22.1 would go backwards" in refusal(remote, "tag", "v1.22.1")
+
+
 def test_tag_refuses_commit_not_on_release_branch(remote: Remote) -> None:
     ok(remote, "branch", "cut", "1.22")
     git(remote.clone, "checkout", "-q", "-b", "topic")

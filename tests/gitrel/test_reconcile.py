@@ -92,6 +92,13 @@ def test_reconcile_against_the_gcs_emulator(tagged: Path, monkeypatch: pytest.Mo
         assert reconcile(tagged, "gs://cri-o")[0] == 0
 
 
+def test_reconcile_since_skips_older_tags(tagged: Path, bucket: str) -> None:
+    code, out, _err = reconcile(tagged, bucket, "--since", "v1.22.1")
+    assert code == ExitCode.INCOMPLETE_SET and out.startswith("v1.22.1: missing") and "v1.22.0" not in out
+    code, _out, err = reconcile(tagged, bucket, "--since", "1.22")
+    assert code == ExitCode.USAGE and "invalid version '1.22'" in err
+
+
 def test_reconcile_bad_inputs(tagged: Path, tmp_path: Path) -> None:
     code, _out, err = reconcile(tagged, "ftp://x")
     assert code == ExitCode.BUCKET_URL and "unknown bucket URL scheme" in err
