@@ -51,3 +51,13 @@ def file_bucket(tmp_path: Path) -> str:
 def cas_bucket(request: pytest.FixtureRequest) -> str:
     """Each backend whose preconditions are real: fake-gcs-server and file://."""
     return request.getfixturevalue("fake_gcs_bucket" if request.param == "fake-gcs" else "file_bucket")
+
+
+@pytest.fixture(scope="session")
+def real_v1_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """v1.22.1 for amd64 and arm64 built once by the real bundle builder (tarball, .sha256sum, SBOM, manifest)."""
+    from helpers.bundles import make_embedded_bundles
+
+    out = tmp_path_factory.mktemp("real-v1.22.1")
+    make_embedded_bundles(out, "v1.22.1")
+    return out

@@ -25,9 +25,9 @@ def _marker(url: str, name: str) -> str | None:
     return None if found is None else found[0].decode().strip()
 
 
-def test_round_trip_on_gcp_emulator_with_public_reads(gcp_bucket: str, gcp_emulator, tmp_path: Path) -> None:
-    """Uploads, listing and path-style public GETs with the headers the issue asks for."""
-    directory = make_revision_set(tmp_path / "set", V1)
+def test_round_trip_on_gcp_emulator_with_public_reads(gcp_bucket: str, gcp_emulator, real_v1_set: Path) -> None:
+    """The real builder's output: uploads, listing and path-style public GETs with the issue's headers."""
+    directory = real_v1_set
     report = publish_revision(gcp_bucket, V1, directory)
     assert len(report.uploaded) == 7 and report.bytes_uploaded == sum(
         p.stat().st_size for p in directory.iterdir())
@@ -48,8 +48,8 @@ def test_round_trip_on_gcp_emulator_with_public_reads(gcp_bucket: str, gcp_emula
     assert (marker.content_type, marker.cache_control) == ("text/plain", MARKER_CACHE_CONTROL)
 
 
-def test_publish_verify_and_idempotent_rerun(cas_bucket: str, tmp_path: Path) -> None:
-    directory = make_revision_set(tmp_path / "set", V1)
+def test_publish_verify_and_idempotent_rerun(cas_bucket: str, real_v1_set: Path) -> None:
+    directory = real_v1_set
     first = publish_revision(cas_bucket, V1, directory)
     assert first.bytes_uploaded > 0 and not first.skipped
     assert verify_revision(cas_bucket, V1) == []
@@ -210,3 +210,33 @@ def test_local_file_not_matching_its_manifest_is_never_uploaded(cas_bucket: str,
     with pytest.raises(CrioError) as err:
         publish_revision(cas_bucket, V1, directory, dry_run=True)
     assert err.value.exit_code == ExitCode.INCOMPLETE_SET and "bytes but" in err.value.message
+
+
+def test_marker_compare_and_swap_rereads_after_a_conflict(cas_bucket: str) -> None:
+    from crio_release.markers import move_marker, plan_marker
+
+    from crio.artifacts import MarkerMove
+
+    storage = open_bucket(cas_bucket)
+    move = MarkerMove("latest-1.22.txt", "test")
+    assert move_marker(storage, move, V1).outcome == "moved"
+    v3 = parse_revision("v1.22.3")
+    stale = plan_marker(storage, move, v3, None)           # generation of v1.22.1
+    assert move_marker(storage, move, V2).outcome == "moved"  # someone else moves it meanwhile
+    result = move_marker(storage, move, v3, plan=stale)     # 412 on the stale generation, then re-read
+    assert result.outcome == "moved" and result.previous == "v1.22.2"
+    stale = plan_marker(storage, move, parse_revision("v1.22.4"), None)
+    assert move_marker(storage, move, parse_revision("v1.22.9")).outcome == "moved"
+    late = move_marker(storage, move, parse_revision("v1.22.4"), plan=stale)
+    assert late.outcome == "newer" and _marker(cas_bucket, "latest-1.22.txt") == "v1.22.9"
+
+
+def test_bucket_prefix_is_honoured(fake_gcs_bucket: str, tmp_path: Path) -> None:
+    from google.cloud import storage as gcs
+
+    url = f"{fake_gcs_bucket}/staging"
+    publish_revision(url, V1, make_revision_set(tmp_path / "set", V1))
+    names = sorted(b.name for b in gcs.Client(project="t").list_blobs(fake_gcs_bucket.removeprefix("gs://")))
+    assert names and all(n.startswith("staging/") for n in names) and "staging/latest-1.22.txt" in names
+    assert [(m.marker, m.complete) for m in read_markers(url)] == [("latest-1.22.txt", True)]
+    assert read_markers(fake_gcs_bucket) == [] and verify_revision(url, V1) == []
