@@ -73,10 +73,6 @@ def remote_branch_sha(repo: git.Repo, remote: str, branch: str) -> str | None:
         return None
 
 
-def tag_names(repo: git.Repo) -> list[str]:
-    return [t.name for t in repo.tags]
-
-
 def tag_sha(repo: git.Repo, tag: str) -> str | None:
     try:
         return repo.git.rev_parse("--verify", "--quiet", f"refs/tags/{tag}^{{commit}}").strip() or None
@@ -185,6 +181,7 @@ class GitRunner:
             self._placeholders.add(f"${name}")
             return f"${name}"
         proc = subprocess.run(["git", *args], cwd=self.cwd, input=stdin, capture_output=True, text=True,
+                              encoding="utf-8",
                               env={**os.environ, **(env or {})}, check=False)
         if proc.returncode != 0 and check:
             detail = " ".join((proc.stderr or proc.stdout).split()) or f"exit status {proc.returncode}"
@@ -202,7 +199,9 @@ class GitRunner:
         self.echo(line)
         if self.dry_run:
             return True, ""
-        proc = subprocess.run(["git", *args], cwd=self.cwd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(["git", *args], cwd=self.cwd, capture_output=True, text=True,
+                              encoding="utf-8",
+                              check=False)
         return proc.returncode == 0, " ".join((proc.stderr or proc.stdout).split())
 
     def note(self, text: str) -> None:

@@ -52,7 +52,8 @@ def history(tmp_path: Path) -> Path:
     git(repo, "tag", "-a", "-m", "base", "v1.21.0")
     merge_pr(repo, 12, "user", "branch", "a.txt", "a\n",
              "feat: pull images faster\n\n" + release_note("Images are pulled in parallel.", "feature"))
-    squash_pr(repo, 13, "dana", "fix: foo", "b.txt", "b\n", release_note("Fixed foo.\nSecond line.", None))
+    squash_pr(repo, 13, "dana", "fix: foo", "b.txt", "b\n", release_note("Fixed foo — naïve “quotes”.\nSecond line.",
+                                                                           None))
     squash_pr(repo, 14, "erin", "chore: bump deps", "c.txt", "c\n", release_note("NONE", "cleanup"))
     commit_file(repo, "d.txt", "d\n", "direct commit without a note")
     squash_pr(repo, 15, "fay", "docs: explain", "e.txt", "e\n", release_note("Documented X.", "documentation"))
@@ -69,9 +70,13 @@ def test_notes_group_by_kind_with_pr_and_author(history: Path) -> None:
                                                       "Documentation"]
     md = notes.as_markdown()
     assert "- Images are pulled in parallel. (#12, @user)" in md
-    assert "- Fixed foo.\n  Second line.\n  (#13, @dana)" in md
+    assert "- Fixed foo — naïve “quotes”.\n  Second line.\n  (#13, @dana)" in md
     assert "#14" not in md and "NONE" not in md
     assert f"{BASE}/artifacts/cri-o.amd64.{notes.to_sha}.tar.gz.spdx" in md
+    res = crio_release("notes", "publish", "--repo", str(history), "--from", "v1.21.0", "--to", "main",
+                       "--base-url", BASE)
+    assert res.code == 0, res.err
+    assert "Fixed foo — naïve “quotes”." in git(history, "show", f"gh-pages:releases/{notes.to_sha}.md")
 
 
 def test_notes_cli_json_and_arch_selection(history: Path) -> None:
