@@ -367,3 +367,12 @@ def test_tag_is_signed_when_git_config_asks(remote: Remote, tmp_path: Path) -> N
     git(remote.clone, "tag", "-v", "v1.22.0")  # fails the test unless the signature verifies
     assert 'git commit-tree "$tree" -p' not in out and " -S -m 'Bump version to 1.23.0" in out
     git(remote.clone, "verify-commit", "main")  # the plumbing commit that moved main is signed too
+
+
+def test_commands_work_on_a_bare_repository(remote: Remote) -> None:
+    bare = ["--repo", str(remote.origin)]
+    assert crio_release("branch", "cut", "1.22", *bare).code == 0
+    res = crio_release("tag", "v1.22.0", *bare)
+    assert res.code == 0, res.err
+    assert git(remote.origin, "show", "main:crio/VERSION") == "1.23.0"
+    assert git(remote.origin, "rev-parse", "v1.22.0^{commit}") == git(remote.origin, "rev-parse", "release-1.22")
