@@ -54,6 +54,27 @@ def _copy(src: Path, dst: Path) -> None:
             pass
 
 
+def _state_entries(sdir: Path) -> list[str]:
+    """Entries below the state dir, deepest last, the transaction's own directories left out."""
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(sdir):
+        dirnames[:] = [d for d in dirnames if not (Path(dirpath) == sdir and d.startswith("transaction"))]
+        out.extend(os.path.join(dirpath, n) for n in dirnames + filenames
+                   if not (Path(dirpath) == sdir and n.startswith("transaction")))
+    return out
+
+
+def _sweep_state(txn: Path) -> None:
+    """Remove what appeared in the state dir during the transaction (the install script's temporary files)."""
+    listing = txn / "statefiles"
+    if not listing.is_file():
+        return
+    keep = set(listing.read_text().splitlines())
+    for entry in sorted(_state_entries(txn.parent), key=lambda p: p.count("/"), reverse=True):
+        if entry not in keep:
+            _remove(Path(entry))
+
+
 def discard(txn: Path, destdir: str) -> None:
     statedirs: list[str] = []
     if (txn / "statedirs").is_file():
@@ -90,6 +111,7 @@ def rollback(txn: Path, destdir: str) -> None:
                     path.rmdir()
                 except OSError:
                     pass
+    _sweep_state(txn)
     discard(txn, destdir)
 
 
@@ -117,9 +139,14 @@ def begin(paths: list[str], destdir: str) -> Path:
         missing.insert(0, probe)
         probe = probe.parent
     sdir.mkdir(parents=True, exist_ok=True)
+    # Everything already in the state dir is backed up too: the install script's own temporary
+    # files there are swept on rollback (statefiles lists what was there).
+    before = _state_entries(sdir)
     txn = sdir / "transaction"
     txn.mkdir(mode=0o700)
     (txn / "backup").mkdir(mode=0o700)
+    (txn / "statefiles").write_text("".join(f"{p}\n" for p in before))
+    paths = list(dict.fromkeys([*paths, *(str(p) for p in before if not (Path(p).is_dir() and not Path(p).is_symlink()))]))
     (txn / "statedirs").write_text("".join(f"{p}\n" for p in missing))
     seen_dirs: set[Path] = set()
     index = 0

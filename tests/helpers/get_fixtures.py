@@ -34,7 +34,8 @@ from crio.signing import sign_file
 
 #: The in-bundle install script of the fixture bundles: the contract of
 #: release/crio_release/bundle_files/install in ~40 lines (FAIL_AFTER makes it
-#: fail after copying that many files, to test rollback).
+#: fail after copying that many files, to test rollback; KILL_AFTER kills its
+#: whole process group there, like a power cut, to test recovery).
 INSTALL_SCRIPT = r"""#!/usr/bin/env bash
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -44,6 +45,7 @@ BINDIR="${BINDIR:-$PREFIX/bin}"
 ETCDIR="${ETCDIR:-/etc}"
 STATE="$DESTDIR__STATE__"
 FAIL_AFTER=__FAIL_AFTER__
+KILL_AFTER=__KILL_AFTER__
 pairs() {
     local f
     for f in "$here"/bin/*; do printf '%s\t%s\n' "$f" "$DESTDIR$BINDIR/$(basename "$f")"; done
@@ -68,6 +70,7 @@ mkdir -p -- "$STATE"
 n=0
 while IFS=$'\t' read -r src dst; do
     if [ "$FAIL_AFTER" -ge 0 ] && [ "$n" -ge "$FAIL_AFTER" ]; then echo "install: simulated failure" >&2; exit 7; fi
+    if [ "$KILL_AFTER" -ge 0 ] && [ "$n" -ge "$KILL_AFTER" ]; then kill -9 0; fi
     install -D -m "$(stat -c %a "$src")" -- "$src" "$dst"
     printf '%s\t%s\n' "$dst" "$(sha256sum "$dst" | cut -d' ' -f1)" >>"$STATE/__RECORD__.new"
     n=$((n + 1))
@@ -77,11 +80,12 @@ install -m 0755 -- "$0" "$STATE/install"
 """
 
 
-def install_script(fail_after: int = -1) -> str:
+def install_script(fail_after: int = -1, kill_after: int = -1) -> str:
     return (
         INSTALL_SCRIPT.replace("__STATE__", INSTALL_STATE_DIR)
         .replace("__RECORD__", INSTALL_RECORD)
         .replace("__FAIL_AFTER__", str(fail_after))
+        .replace("__KILL_AFTER__", str(kill_after))
     )
 
 
@@ -98,10 +102,11 @@ def _add(tf: tarfile.TarFile, name: str, data: bytes | None = None, mode: int = 
         tf.addfile(info)
 
 
-def bundle_files(revision: str, payload: bytes = b"", fail_after: int = -1) -> dict[str, tuple[bytes, int]]:
+def bundle_files(revision: str, payload: bytes = b"", fail_after: int = -1,
+                 kill_after: int = -1) -> dict[str, tuple[bytes, int]]:
     """The files of a fixture bundle: name below cri-o/ -> (bytes, mode)."""
     return {
-        "install": (install_script(fail_after).encode(), 0o755),
+        "install": (install_script(fail_after, kill_after).encode(), 0o755),
         "bin/crio": (f"#!/bin/sh\necho crio {revision}\n".encode() + payload, 0o755),
         "bin/pinns": (f"pinns {revision}\n".encode(), 0o755),
         "bin/crun": (f"crun {revision}\n".encode(), 0o755),
@@ -133,10 +138,11 @@ def write_side_files(tarball: Path, private_key: bytes | None = None, digest: st
 
 
 def write_bundle(directory: Path, arch: str, revision: str, *, private_key: bytes | None = None,
-                 fail_after: int = -1, payload: bytes = b"") -> Path:
+                 fail_after: int = -1, kill_after: int = -1, payload: bytes = b"") -> Path:
     """A fixture bundle tarball with its side files in `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = write_tarball(directory / tarball_name(arch, revision), bundle_files(revision, payload, fail_after))
+    path = write_tarball(directory / tarball_name(arch, revision),
+                         bundle_files(revision, payload, fail_after, kill_after))
     write_side_files(path, private_key)
     return path
 
@@ -235,8 +241,8 @@ def installer_command(installer: str) -> list[str]:
 
 
 def run_get(installer: str, args: list[str], *, destdir: Path | None, tmpdir: Path,
-            env: dict[str, str] | None = None, timeout: float = 60,
-            in_process: bool = True) -> subprocess.CompletedProcess[str]:
+            env: dict[str, str] | None = None, timeout: float = 60, in_process: bool = True,
+            new_session: bool = False) -> subprocess.CompletedProcess[str]:
     """Run one installer with a clean environment: short timeouts, no retry delay, a private TMPDIR.
 
     crio-get runs in this process by default (its `main`, same argv and environment, exit code from
@@ -254,10 +260,10 @@ def run_get(installer: str, args: list[str], *, destdir: Path | None, tmpdir: Pa
     if destdir is not None:
         base["DESTDIR"] = str(destdir)
     base.update(env or {})
-    if installer == "python" and in_process:
+    if installer == "python" and in_process and not new_session:
         return _run_crio_get_here(args, base)
     return subprocess.run([*installer_command(installer), *args], env=base, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+                          timeout=timeout, check=False, start_new_session=new_session)
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, int, bytes]]:
