@@ -239,6 +239,7 @@ class GcsStorage(Storage):
         from google.api_core import exceptions as gexc
         from google.api_core.exceptions import RetryError
         from google.auth.exceptions import DefaultCredentialsError, RefreshError, TransportError
+        from google.cloud.storage.exceptions import DataCorruption
 
         try:
             yield
@@ -251,6 +252,13 @@ class GcsStorage(Storage):
         except gexc.Forbidden as exc:
             raise CrioError(f"permission denied on {self.url} ({what}): {exc.message}",
                             ExitCode.CREDENTIALS) from None
+        except gexc.ServerError as exc:
+            raise CrioError(f"storage failed {what} after retries: {exc.code} {exc.message}",
+                            ExitCode.STORAGE_UNREACHABLE) from None
+        except gexc.ClientError as exc:
+            raise CrioError(f"storage refused {what}: {exc.code} {exc.message}", ExitCode.INTERNAL) from None
+        except DataCorruption as exc:
+            raise CrioError(f"checksum mismatch {what}: {exc}", ExitCode.VERIFY_FAILED) from None
 
     @staticmethod
     def _info(rel: str, blob) -> ObjectInfo:
