@@ -67,10 +67,13 @@ def release_tags(repo: git.Repo) -> list[tuple[Version, str]]:
 
 
 def rebuild_and_publish(repo: git.Repo, bucket_url: str, version: Version, sha: str, archs: list[str], *,
-                        spec: str | None, echo: Callable[[str], None]) -> list[str]:
-    """Build VERSION's bundles from a detached worktree of its tag and publish them; return published paths."""
+                        spec: str | None, echo: Callable[[str], None], key_pem: bytes | None = None
+                        ) -> list[str]:
+    """Build VERSION's bundles from a detached worktree of its tag, sign them when KEY_PEM is given,
+    and publish them; return the published paths."""
     from crio_release.bundle import build_bundles
     from crio_release.publish import publish_revision
+    from crio_release.sign import sign_revision
 
     revision = Revision(version=version)
     epoch = int(repo.commit(sha).committed_date)
@@ -89,6 +92,9 @@ def rebuild_and_publish(repo: git.Repo, bucket_url: str, version: Version, sha: 
             echo(f"# build {version.tag} for {', '.join(archs)} (SOURCE_DATE_EPOCH={epoch}, spec "
                  f"{spec or 'embedded'})")
             build_bundles(spec_path, archs, revision, out_dir, source_date_epoch=epoch)
+            if key_pem is not None:
+                echo(f"# sign {version.tag}")
+                sign_revision(out_dir, revision, key_pem)
         finally:
             runner.run(["worktree", "remove", "--force", str(source)], check=False)
             runner.run(["worktree", "prune"], check=False)
@@ -100,7 +106,7 @@ def rebuild_and_publish(repo: git.Repo, bucket_url: str, version: Version, sha: 
 
 def reconcile(repo: git.Repo, bucket_url: str, *, archs: list[str] | None = None, apply: bool = False,
               dry_run: bool = False, spec: str | None = None, since: Version | None = None,
-              echo: Callable[[str], None] = print) -> list[TagStatus]:
+              key_pem: bytes | None = None, echo: Callable[[str], None] = print) -> list[TagStatus]:
     """Check every version tag (>= SINCE) in the bucket; with APPLY (and not DRY_RUN) rebuild and publish gaps."""
     wanted = list(archs or DEFAULT_BUILD_ARCHITECTURES)
     storage = open_bucket(bucket_url)
@@ -115,7 +121,8 @@ def reconcile(repo: git.Repo, bucket_url: str, *, archs: list[str] | None = None
         if missing and apply and dry_run:
             status.state = "would-rebuild"
         elif missing and apply:
-            status.published = rebuild_and_publish(repo, bucket_url, version, sha, wanted, spec=spec, echo=echo)
+            status.published = rebuild_and_publish(repo, bucket_url, version, sha, wanted, spec=spec, echo=echo,
+                                                   key_pem=key_pem)
             still = missing_files(storage, revision, wanted)
             if still:
                 raise CrioError(f"{version.tag} is still incomplete after rebuilding: " + "; ".join(still),

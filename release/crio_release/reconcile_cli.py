@@ -25,10 +25,12 @@ from crio_release.reconcile import reconcile
 @click.option("--dry-run", is_flag=True, help="With --apply: say what would be rebuilt; build and write nothing.")
 @click.option("--spec", default=None,
               help="Bundle spec path inside the tag's tree (default: the embedded spec, which needs no network).")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="PEM private key: sign rebuilt sets like `crio-release sign` (default: publish them unsigned).")
 @click.option("--since", default=None,
               help="Only tags at or above this version, e.g. v1.30.0 (tags older than the pipeline have no set).")
 def reconcile_command(bucket_url: str, repo_path: Path | None, archs: tuple[str, ...], apply: bool, dry_run: bool,
-                      spec: str | None, since: str | None) -> None:
+                      spec: str | None, since: str | None, key_path: Path | None) -> None:
     """Check that the bucket holds the full set of every vX.Y.Z tag; list what is missing.
 
     Without --apply nothing is written and the exit code is 32 (incomplete-set)
@@ -43,7 +45,8 @@ def reconcile_command(bucket_url: str, repo_path: Path | None, archs: tuple[str,
     """
     statuses = reconcile(open_repo(repo_path), bucket_url, archs=list(archs) or None, apply=apply,
                          dry_run=dry_run, spec=spec, echo=click.echo,
-                         since=Version.parse(since) if since else None)
+                         since=Version.parse(since) if since else None,
+                         key_pem=key_path.read_bytes() if key_path else None)
     for status in statuses:
         click.echo(status.line())
     incomplete = [s.tag for s in statuses if s.state in ("missing", "would-rebuild")]

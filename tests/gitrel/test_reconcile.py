@@ -12,6 +12,7 @@ from helpers.gitrel import commit_file, configure, crio_release, git, tree_diges
 
 from crio.errors import ExitCode
 from crio.revision import parse_revision
+from crio.signing import generate_keypair
 
 
 @pytest.fixture
@@ -90,6 +91,19 @@ def test_reconcile_against_the_gcs_emulator(tagged: Path, monkeypatch: pytest.Mo
         code, out, err = reconcile(tagged, "gs://cri-o", "--apply")
         assert code == 0, err
         assert reconcile(tagged, "gs://cri-o")[0] == 0
+
+
+def test_reconcile_signs_rebuilt_sets_with_key(tagged: Path, bucket: str, tmp_path: Path) -> None:
+    private, public = generate_keypair()
+    key = tmp_path / "key.pem"
+    key.write_bytes(private)
+    code, out, err = reconcile(tagged, bucket, "--apply", "--key", str(key), "--since", "v1.22.1")
+    assert code == 0, err
+    assert "# sign v1.22.1" in out
+    assert (tmp_path / "bucket/artifacts/cri-o.arm64.v1.22.1.tar.gz.sig").is_file()
+    assert verify_revision(bucket, parse_revision("v1.22.1"), key=public) == []
+    _other_private, other_public = generate_keypair()
+    assert verify_revision(bucket, parse_revision("v1.22.1"), key=other_public) != []
 
 
 def test_reconcile_since_skips_older_tags(tagged: Path, bucket: str) -> None:
