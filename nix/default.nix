@@ -5,7 +5,8 @@
 #   nix-build nix -A arm64 --arg spec ./my-spec.toml
 #
 # UNTESTED HERE: this file imports nixpkgs, which the machine that wrote it
-# cannot fetch. Only nix/pins.nix (the pure half) is evaluated by the tests.
+# cannot fetch. The tests evaluate nix/pins.nix (the pure half), fetch with
+# nix/sources.nix from local tarballs, and read this file's attribute names.
 { spec ? ../release/crio_release/specs/production.toml
 , # The machine doing the build; other architectures are cross-compiled.
   system ? builtins.currentSystem
@@ -13,20 +14,12 @@
 let
   pins = import ./pins.nix { inherit spec; };
 
-  nixpkgsSrc = builtins.fetchTarball {
-    name = "nixpkgs-pinned";
-    inherit (pins.nixpkgs) url sha256;
-  };
+  sources = import ./sources.nix { inherit pins; };
 
-  pkgs = import nixpkgsSrc {
+  pkgs = import sources.nixpkgs {
     localSystem = { inherit system; };
     config = { };
     overlays = [ ];
-  };
-
-  crioSrc = builtins.fetchTarball {
-    name = "${pins.crioSource.repo}-${pins.crioSource.rev}";
-    inherit (pins.crioSource) url sha256;
   };
 
   # musl, fully static: native pkgsStatic when the builder is that system,
@@ -38,7 +31,7 @@ let
 
   buildFor = name: arch:
     (staticPkgsFor arch).callPackage ./crio.nix {
-      src = crioSrc;
+      src = sources.crio;
       inherit (pins) version sourceDateEpoch;
       inherit (pins.crioSource) rev;
       bundleArch = name;

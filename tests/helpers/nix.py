@@ -125,6 +125,8 @@ def write_nix_spec(
     nixpkgs_sha256: str = NIX_HASH,
     source_attrs: dict[str, str] | None = None,
     url: str | None = None,
+    crio_sha256: str = NIX_HASH,
+    nixpkgs_url: str | None = None,
     extra: str = "",
 ) -> Path:
     """A spec with [nix] pins and crio/pinns built by nix.
@@ -152,7 +154,7 @@ member = "bin/{name}"
     text = f"""schema = 1
 
 [nix.nixpkgs]
-url = "https://github.com/NixOS/nixpkgs/archive/{NIXPKGS_REV}.tar.gz"
+url = "{nixpkgs_url or f'https://github.com/NixOS/nixpkgs/archive/{NIXPKGS_REV}.tar.gz'}"
 sha256 = "{nixpkgs_sha256}"
 
 [nix.crio-source]
@@ -161,7 +163,7 @@ repo = "cri-o"
 tag = "{tag}"
 rev = "{rev}"
 url = "{url or f'https://github.com/cri-o/cri-o/archive/{rev}.tar.gz'}"
-sha256 = "{NIX_HASH}"
+sha256 = "{crio_sha256}"
 {components}{extra}"""
     path.write_text(text)
     return path
