@@ -142,10 +142,16 @@ class ForwardResult:
 
 
 def newest_local_release_branch(ctx: ReleaseContext) -> tuple[tuple[int, int], str]:
-    local = {k: v for k, v in release_branches(ctx).items() if local_branch_sha(ctx.repo, v)}
+    """The newest release branch, which must exist locally: forwarding an older one would be wrong."""
+    every = release_branches(ctx)
+    local = {k: v for k, v in every.items() if local_branch_sha(ctx.repo, v)}
     if not local:
         raise refused("there is no local release-X.Y branch to forward; cut one with `branch cut`")
     newest = max(local)
+    if max(every) > newest:
+        name = every[max(every)]
+        raise refused(f"the newest release branch {name} exists on {ctx.remote} but not here; create it with "
+                      f"`git branch {name} {ctx.remote}/{name}` first")
     return newest, local[newest]
 
 

@@ -126,6 +126,17 @@ def test_forward_refuses_divergence_listing_commits(remote: Remote) -> None:
     assert git(remote.clone, "rev-parse", "release-1.22") == before
 
 
+def test_forward_refuses_when_a_newer_branch_is_only_on_the_remote(remote: Remote) -> None:
+    ok(remote, "branch", "cut", "1.22")
+    git(remote.clone, "push", "-q", "origin", "main:release-1.23")
+    git(remote.clone, "fetch", "-q", "origin")
+    commit_file(remote.clone, "a.txt", "a\n", "main work")
+    before = git(remote.clone, "rev-parse", "release-1.22")
+    err = refusal(remote, "forward")
+    assert "the newest release branch release-1.23 exists on origin but not here" in err
+    assert git(remote.clone, "rev-parse", "release-1.22") == before
+
+
 def test_forward_without_release_branch_refuses(remote: Remote) -> None:
     assert "no local release-X.Y branch" in refusal(remote, "forward")
 
