@@ -183,6 +183,9 @@ TIMEOUT = (5.0, 300.0)
 #: How long transient errors are retried per call; the probe gives up much sooner.
 RETRY_SECONDS = 60.0
 PROBE_RETRY_SECONDS = 3.0
+#: First back-off of a retried call (doubling up to RETRY_MAX_DELAY).
+RETRY_INITIAL_DELAY = 0.5
+RETRY_MAX_DELAY = 10.0
 #: Resumable-upload chunk (a multiple of 256 KiB), held in memory per running upload. The
 #: client's default of 100 MiB would grow memory with the tarball; 32 MiB keeps it bounded
 #: while a typical bundle still goes up in one or two requests.
@@ -227,10 +230,12 @@ class GcsStorage(Storage):
         return name[len(self.prefix) + 1:] if self.prefix else name
 
     @staticmethod
-    def _retry(seconds: float = RETRY_SECONDS):
+    def _retry(seconds: float | None = None):
+        """The client's retry predicate (429, 5xx, connection errors) with our time budget."""
         from google.cloud.storage.retry import DEFAULT_RETRY
 
-        return DEFAULT_RETRY.with_timeout(seconds)
+        return DEFAULT_RETRY.with_timeout(RETRY_SECONDS if seconds is None else seconds).with_delay(
+            initial=RETRY_INITIAL_DELAY, maximum=RETRY_MAX_DELAY)
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -243,7 +248,16 @@ class GcsStorage(Storage):
 
         try:
             yield
-        except (requests.ConnectionError, requests.Timeout, ConnectionError, RetryError, TransportError) as exc:
+        except RetryError as exc:
+            cause = exc.cause
+            endpoint = os.environ.get("STORAGE_EMULATOR_HOST") or "storage.googleapis.com"
+            status = getattr(cause, "code", None) or getattr(getattr(cause, "response", None), "status_code", None)
+            if status:  # an HTTP answer (JSON API error, or a media upload's InvalidResponse)
+                raise CrioError(f"storage at {endpoint} kept failing while {what}, gave up after retries: "
+                                f"HTTP {status}", ExitCode.STORAGE_UNREACHABLE) from None
+            raise CrioError(f"cannot reach storage at {endpoint} ({what}): {type(cause).__name__}",
+                            ExitCode.STORAGE_UNREACHABLE) from None
+        except (requests.ConnectionError, requests.Timeout, ConnectionError, TransportError) as exc:
             endpoint = os.environ.get("STORAGE_EMULATOR_HOST") or "storage.googleapis.com"
             raise CrioError(f"cannot reach storage at {endpoint} ({what}): {type(exc).__name__}",
                             ExitCode.STORAGE_UNREACHABLE) from None

@@ -130,3 +130,87 @@ def fake_gcs_server(timeout: float = 15.0) -> Iterator[Emulator]:
 def unused_url() -> str:
     """An emulator URL on which nothing listens: for the unreachable-storage error."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+class FaultProxy:
+    """A real HTTP proxy on 127.0.0.1 in front of an emulator that answers chosen requests with an error.
+
+    `fail(match, times, status)` makes the next `times` requests for which
+    `match(method, path, body)` is true get `status` (a JSON error body, as GCS
+    sends) instead of reaching the emulator; everything else is forwarded
+    unchanged. `injected` counts the errors sent. Point STORAGE_EMULATOR_HOST at
+    `url`. Only for requests that stay on the proxy (multipart uploads, JSON
+    API); resumable session URLs name the emulator itself.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        import http.server
+        import threading
+        from urllib.parse import urlparse
+
+        parsed = urlparse(upstream)
+        self.upstream = (parsed.hostname, parsed.port)
+        self.rules: list[list] = []
+        self.injected = 0
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                import http.client
+
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = proxy._match(self.command, self.path, body)
+                if status is not None:
+                    payload = json.dumps({"error": {"code": status, "message": "injected fault"}}).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                upstream = http.client.HTTPConnection(*proxy.upstream, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                upstream.request(self.command, self.path, body=body or None, headers=headers)
+                response = upstream.getresponse()
+                data = response.read()
+                self.send_response(response.status)
+                for key, value in response.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+
+    def fail(self, match, times: int = 1, status: int = 503) -> None:
+        with self.lock:
+            self.rules.append([match, times, status])
+
+    def _match(self, method: str, path: str, body: bytes) -> int | None:
+        with self.lock:
+            for rule in self.rules:
+                if rule[1] > 0 and rule[0](method, path, body):
+                    rule[1] -= 1
+                    self.injected += 1
+                    return rule[2]
+        return None
+
+    def __enter__(self) -> FaultProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
