@@ -1,0 +1,142 @@
+"""Installer speed and memory: scripts/get and crio-get against the least any verifying installer does.
+
+Reference (same run, same server): `curl -fsSLo F URL && curl -fsSLo F.sha256sum URL.sha256sum &&
+sha256sum -c F.sha256sum && tar xzf F`. Both installers do all of that plus the entry checks and the
+bundle's own install script (a copy of every file into DESTDIR, with a sha256 record), so the ratio
+includes work the reference does not do. A bundle of --size MB (default 120) of random-ish bytes
+(a 32-symbol alphabet, so gzip saves about a third) is served by a local HTTP server.
+
+    .venv/bin/python benchmarks/bench_get.py [--size MB] [--runs N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from helpers.get_fixtures import CRIO_GET, GET_SCRIPT, bundle_files, lay_out_bucket, write_side_files  # noqa: E402
+from helpers.http_server import FaultServer  # noqa: E402
+
+from crio.artifacts import artifact_url, tarball_name  # noqa: E402
+
+REVISION = "v1.99.0"
+ARCH = "amd64"
+
+
+def random_ish(size: int, seed: int) -> bytes:
+    """Random bytes over a 32-symbol alphabet: 5 bits of entropy per byte, so gzip saves about a third."""
+    rng = random.Random(seed)
+    table = bytes.maketrans(bytes(range(256)), bytes(range(0x30, 0x50)) * 8)
+    return rng.randbytes(size).translate(table)
+
+
+def build_bucket(root: Path, size_mb: int) -> Path:
+    files = bundle_files(REVISION)
+    half = size_mb * 1024 * 1024 // 2
+    files["bin/crio"] = (b"#!/bin/sh\n" + random_ish(half, 1), 0o755)
+    files["bin/conmon"] = (random_ish(half, 2), 0o755)
+    stage = root / "stage" / "cri-o"
+    for name, (data, mode) in files.items():
+        path = stage / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        path.chmod(mode)
+    tarball = root / "build" / tarball_name(ARCH, REVISION)
+    tarball.parent.mkdir(parents=True)
+    with open(tarball, "wb") as out:
+        tar = subprocess.Popen(["tar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-cf", "-",
+                                "-C", str(stage.parent), "cri-o"], stdout=subprocess.PIPE)
+        subprocess.run(["gzip", "-n", "-6"], stdin=tar.stdout, stdout=out, check=True)
+        tar.wait()
+    shutil.rmtree(root / "stage")
+    write_side_files(tarball)
+    return lay_out_bucket(root / "bucket", [tarball])
+
+
+#: Runs the command and prints its wall time and its own peak RSS. A small launcher, because a child's
+#: ru_maxrss starts from its parent's RSS at fork time (this process holds the generated bundle).
+LAUNCHER = """
+import os, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = proc.stderr.read()
+_, status, usage = os.wait4(proc.pid, 0)
+code = os.waitstatus_to_exitcode(status)
+if code:
+    sys.stderr.write(err.decode())
+print(time.perf_counter() - start, usage.ru_maxrss, code)
+"""
+
+
+def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of the command's own process, measured by a small launcher."""
+    out = subprocess.run([sys.executable, "-c", LAUNCHER, *command], env=env, cwd=cwd, capture_output=True,
+                         text=True, check=True)
+    wall, rss, code = out.stdout.split()
+    if int(code) != 0:
+        raise SystemExit(f"{command[:3]} failed ({code}): {out.stderr}")
+    return float(wall), int(rss)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=120, help="bundle payload in MB (default 120)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-get.") as tmp_text:
+        tmp = Path(tmp_text)
+        bucket = build_bucket(tmp, args.size)
+        name = tarball_name(ARCH, REVISION)
+        compressed = (bucket / "artifacts" / name).stat().st_size
+        with FaultServer(bucket) as server:
+            url = artifact_url(server.url, name)
+            base_env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "TMPDIR": str(tmp)}
+            results: dict[str, list[tuple[float, int]]] = {"reference": [], "scripts/get": [], "crio-get": []}
+            for run in range(args.runs):
+                work = tmp / f"ref{run}"
+                work.mkdir()
+                reference = (f"curl -fsSLo {name} {url} && curl -fsSLo {name}.sha256sum {url}.sha256sum && "
+                             f"sha256sum -c --quiet {name}.sha256sum && tar xzf {name}")
+                results["reference"].append(measure(["bash", "-c", reference], base_env, work))
+                shutil.rmtree(work)
+                for label, command in (("scripts/get", ["bash", str(GET_SCRIPT)]), ("crio-get", [str(CRIO_GET)])):
+                    dest = tmp / f"dest-{run}"
+                    env = {**base_env, "DESTDIR": str(dest)}
+                    results[label].append(measure([*command, "-a", ARCH, "-u", server.url, "-t", REVISION],
+                                                  env, tmp))
+                    shutil.rmtree(dest)
+
+    ref = statistics.median(w for w, _ in results["reference"])
+    rows = []
+    for label, samples in results.items():
+        wall = statistics.median(w for w, _ in samples)
+        rss = max(r for _, r in samples) / 1024
+        rows.append({"name": label, "wall_s": round(wall, 3), "ratio": round(wall / ref, 2),
+                     "peak_rss_mb": round(rss, 1)})
+    summary = {"bundle_mb": args.size, "tarball_mb": round(compressed / 2**20, 1), "runs": args.runs, "rows": rows,
+               "targets": {"scripts/get": 1.15, "crio-get": 0.7, "crio-get peak RSS MB": 100}}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    print(f"bundle {args.size} MB uncompressed, tarball {summary['tarball_mb']} MB, median of {args.runs} runs")
+    print(f"{'installer':<14}{'wall s':>9}{'ratio':>8}{'peak RSS MB':>14}")
+    for row in rows:
+        print(f"{row['name']:<14}{row['wall_s']:>9.3f}{row['ratio']:>8.2f}{row['peak_rss_mb']:>14.1f}")
+    print("targets: scripts/get <= 1.15x, crio-get <= 0.70x and <= 100 MB peak RSS")
+
+
+if __name__ == "__main__":
+    main()
