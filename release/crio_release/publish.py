@@ -2,8 +2,10 @@
 
 Order of work, each step a gate for the next:
 1. the local set is complete and consistent with its manifest (else nothing is touched);
-2. every object already in the bucket is compared by hash: the same bytes are skipped (an
-   idempotent re-run uploads 0 bytes), different bytes stop everything before any upload;
+2. every object already in the bucket is compared by hash (its stored sha256 against the one
+   the local manifest pins, else against the hashed local file): the same bytes are skipped
+   (an idempotent re-run uploads 0 bytes and re-reads no tarball), different bytes stop
+   everything before any upload; files to upload are hashed and checked against the manifest;
 3. the rest is uploaded create-only (`if_generation_match=0`) in parallel, the revision
    manifest last; a 412 is compared again, since the client's own retry can cause it;
 4. every object is read back (size and hashes), the whole set is checked in the bucket,
@@ -285,6 +287,8 @@ def _upload_all(storage: Storage, files: list[LocalFile], progress: bool) -> dic
                     results[local.name] = _upload_one(storage, local)
             except CrioError as exc:
                 errors.append(exc)
+            except OSError as exc:  # the local file vanished or became unreadable mid-publish
+                errors.append(CrioError(f"cannot read {local.path}: {exc.strerror}", ExitCode.INCOMPLETE_SET))
             bar.update(local.size)
 
         with ThreadPoolExecutor(max_workers=max(1, min(UPLOAD_WORKERS, len(files)))) as pool:
