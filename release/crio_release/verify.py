@@ -9,8 +9,11 @@ not silently passed).
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import tarfile
 import tempfile
+import zlib
 from pathlib import Path
 
 from crio.arch import DEFAULT_BUILD_ARCHITECTURES, normalize_arch
@@ -21,7 +24,7 @@ from crio.artifacts import (
     manifest_signature_name,
     object_path,
 )
-from crio.checksums import parse_sha256sum, sha256_file
+from crio.checksums import CHUNK, parse_sha256sum, sha256_file
 from crio.errors import CrioError
 from crio.manifest import RevisionManifest
 from crio.revision import Revision
@@ -103,7 +106,7 @@ def _verify(storage: Storage, revision: Revision, archs: list[str], key: bytes |
                 problems.append(f"{object_path(names['checksum'])} says {listed}, the tarball has {digest}")
         except CrioError as exc:
             problems.append(f"{object_path(names['checksum'])}: {exc.message}")
-        problems += _check_sbom(local["sbom"], names["tarball"], digest, revision)
+        problems += _check_sbom(local["sbom"], local["tarball"], names["tarball"], digest, revision)
         for role, path in local.items():
             problems += _against_manifest(manifest, entries, names[role], path)
             checked.add(names[role])
@@ -138,8 +141,9 @@ def _against_manifest(manifest: RevisionManifest | None, entries: dict, name: st
     return []
 
 
-def _check_sbom(sbom: Path, tarball: str, digest: str, revision: Revision) -> list[str]:
-    """The SBOM parses as SPDX and one package is this tarball: by SHA256, else by file name or version."""
+def _check_sbom(sbom: Path, tarball_path: Path, tarball: str, digest: str, revision: Revision) -> list[str]:
+    """The SBOM parses as SPDX, its package for this tarball carries the tarball's SHA256 (else its
+    file name or version names it), and every file it lists is in the tarball with that SHA256."""
     from spdx_tools.spdx.model import ChecksumAlgorithm
     from spdx_tools.spdx.parser.error import SPDXParsingError
     from spdx_tools.spdx.parser.parse_anything import parse_file
@@ -153,9 +157,44 @@ def _check_sbom(sbom: Path, tarball: str, digest: str, revision: Revision) -> li
         return [f"{where} is not a valid SPDX document: {' '.join(str(first).split())}"]
     except Exception as exc:  # spdx-tools raises assorted errors on garbage input
         return [f"{where} is not a valid SPDX document: {type(exc).__name__}"]
-    sums = [c.value.lower() for p in document.packages for c in p.checksums
-            if c.algorithm == ChecksumAlgorithm.SHA256]
-    if sums:
-        return [] if digest in sums else [f"{where} records sha256 {', '.join(sums)}, the tarball has {digest}"]
-    named = any(p.file_name == tarball or p.version == str(revision) for p in document.packages)
-    return [] if named else [f"{where} describes no package named {tarball} or version {revision}"]
+    packages = [p for p in document.packages if p.file_name == tarball] or document.packages
+    sums = [c.value.lower() for p in packages for c in p.checksums if c.algorithm == ChecksumAlgorithm.SHA256]
+    if sums and digest not in sums:
+        return [f"{where} records sha256 {', '.join(sums)}, the tarball has {digest}"]
+    if not sums and not any(p.file_name == tarball or p.version == str(revision) for p in packages):
+        return [f"{where} describes no package named {tarball} or version {revision}"]
+    listed = {f.name.removeprefix("./"): c.value.lower() for f in document.files for c in f.checksums
+              if c.algorithm == ChecksumAlgorithm.SHA256}
+    return _check_listed_files(where, tarball_path, listed) if listed else []
+
+
+#: How many differing files a problem line names before it only counts the rest.
+SHOWN_FILES = 3
+
+
+def _check_listed_files(where: str, tarball_path: Path, listed: dict[str, str]) -> list[str]:
+    """Stream the (untrusted) tarball, hashing only the regular files the SBOM lists; nothing is extracted."""
+    found: dict[str, str] = {}
+    try:
+        with tarfile.open(tarball_path, mode="r|gz") as tar:
+            for member in tar:
+                name = member.name.removeprefix("./")
+                if not member.isfile() or name not in listed:
+                    continue
+                digest = hashlib.sha256()
+                handle = tar.extractfile(member)
+                assert handle is not None
+                while chunk := handle.read(CHUNK):
+                    digest.update(chunk)
+                found[name] = digest.hexdigest()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        return [f"{object_path(tarball_path.name)} cannot be read as tar.gz to check {where}: {type(exc).__name__}"]
+    problems = []
+    missing = sorted(set(listed) - set(found))
+    differing = sorted(name for name in found if found[name] != listed[name])
+    for label, names in (("lists files the tarball does not hold", missing),
+                         ("records other sha256 than the tarball for", differing)):
+        if names:
+            more = f" and {len(names) - SHOWN_FILES} more" if len(names) > SHOWN_FILES else ""
+            problems.append(f"{where} {label}: {', '.join(names[:SHOWN_FILES])}{more}")
+    return problems

@@ -32,9 +32,16 @@ def _tarball(path: Path, arch: str, revision: str, payload: bytes) -> None:
         gz.write(raw.getvalue())
 
 
-def spdx_document(tarball: str, digest: str, revision: str) -> str:
-    """A minimal SPDX 2.3 tag-value SBOM describing the tarball as one package."""
+def spdx_document(tarball: str, digest: str, revision: str, files: dict[str, bytes] | None = None) -> str:
+    """A minimal SPDX 2.3 tag-value SBOM describing the tarball as one package, optionally with
+    file entries (name as in the tar -> the content whose SHA1/SHA256 it records)."""
     uid = hashlib.sha256(f"{tarball}{digest}".encode()).hexdigest()[:16]
+    entries = "".join(
+        f"\nFileName: ./{name}\nSPDXID: SPDXRef-File-{index}\n"
+        f"FileChecksum: SHA1: {hashlib.sha1(data).hexdigest()}\n"
+        f"FileChecksum: SHA256: {hashlib.sha256(data).hexdigest()}\n"
+        "LicenseConcluded: NOASSERTION\nFileCopyrightText: NOASSERTION\n"
+        for index, (name, data) in enumerate((files or {}).items(), 1))
     return (
         "SPDXVersion: SPDX-2.3\n"
         "DataLicense: CC0-1.0\n"
@@ -56,6 +63,7 @@ def spdx_document(tarball: str, digest: str, revision: str) -> str:
         "PackageCopyrightText: NOASSERTION\n"
         "\n"
         "Relationship: SPDXRef-DOCUMENT DESCRIBES SPDXRef-Package-cri-o\n"
+        + entries
     )
 
 

@@ -240,3 +240,27 @@ def test_bucket_prefix_is_honoured(fake_gcs_bucket: str, tmp_path: Path) -> None
     assert names and all(n.startswith("staging/") for n in names) and "staging/latest-1.22.txt" in names
     assert [(m.marker, m.complete) for m in read_markers(url)] == [("latest-1.22.txt", True)]
     assert read_markers(fake_gcs_bucket) == [] and verify_revision(url, V1) == []
+
+
+def test_verify_checks_the_files_the_sbom_lists_against_the_tarball(file_bucket: str, tmp_path: Path) -> None:
+    from helpers.publish import spdx_document
+
+    from crio.artifacts import sbom_name
+    from crio.checksums import sha256_file
+    from crio.manifest import build_revision_manifest, write_revision_manifest
+
+    def publish_with_sbom_files(revision, files: dict[str, bytes]) -> None:
+        directory = make_revision_set(tmp_path / str(revision), revision)
+        tarball = directory / tarball_name("amd64", revision)
+        (directory / sbom_name("amd64", revision)).write_text(
+            spdx_document(tarball.name, sha256_file(tarball), str(revision), files=files))
+        write_revision_manifest(directory, build_revision_manifest(directory, revision, ["amd64", "arm64"], "1"))
+        publish_revision(file_bucket, revision, directory)
+
+    # what make_revision_set stores as cri-o/bin/crio
+    publish_with_sbom_files(V1, {"cri-o/bin/crio": b"crio v1.22.1 amd64\n"})
+    assert verify_revision(file_bucket, V1) == []
+    publish_with_sbom_files(V2, {"cri-o/bin/crio": b"other bytes", "cri-o/bin/pinns": b"absent"})
+    assert verify_revision(file_bucket, V2) == [
+        f"artifacts/{sbom_name('amd64', V2)} lists files the tarball does not hold: cri-o/bin/pinns",
+        f"artifacts/{sbom_name('amd64', V2)} records other sha256 than the tarball for: cri-o/bin/crio"]
