@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
-from helpers.bundle_install import install_env, make_bundle_tree, run_install, snapshot
+from helpers.bundle_install import install_env, make_bundle_tree, run_install, snapshot, write_manifest
 
 from crio.artifacts import INSTALL_RECORD, INSTALL_STATE_DIR
 
@@ -176,3 +178,71 @@ def test_record_holds_no_destdir(bundle: Path, destdir: Path, env: dict[str, str
     assert str(destdir) not in (destdir / STATE / INSTALL_RECORD).read_text()
     env2 = install_env(Path(env["OS_RELEASE_FILE"]), DESTDIR=str(destdir), STATEDIR="/var/lib/other")
     assert run_install(bundle / "install", "--uninstall", env=env2).stdout.startswith("nothing to uninstall")
+
+
+def test_upgrade_replaces_unchanged_configs_and_keeps_changed_ones(tmp_path: Path, destdir: Path,
+                                                                    env: dict[str, str]) -> None:
+    old = make_bundle_tree(tmp_path / "old")
+    new = make_bundle_tree(tmp_path / "new")
+    for name in ("etc/crictl.yaml", "etc/crio-umount.conf"):
+        (new / name).write_text((new / name).read_text() + "# v2\n")
+    write_manifest(new)
+    assert run_install(old / "install", env=env).returncode == 0
+    umount_conf = destdir / "usr/local/share/oci-umount/oci-umount.d/crio-umount.conf"
+    umount_conf.write_text(umount_conf.read_text() + "/mnt/mine/*\n")
+    mine = umount_conf.read_text()
+    out = run_install(new / "install", env=env)
+    assert out.returncode == 0, out.stderr
+    # Unchanged by the admin: upgraded in place. Changed: kept, the new one beside it.
+    assert (destdir / "etc/crictl.yaml").read_text().endswith("# v2\n")
+    assert not (destdir / "etc/crictl.yaml.crio-new").exists()
+    assert umount_conf.read_text() == mine
+    assert Path(f"{umount_conf}.crio-new").read_text().endswith("# v2\n")
+    assert out.stdout.count(".crio-new") == 1
+
+
+def test_malformed_record_is_an_install_error(bundle: Path, destdir: Path, env: dict[str, str]) -> None:
+    assert run_install(bundle / "install", env=env).returncode == 0
+    record = destdir / STATE / INSTALL_RECORD
+    record.write_text(record.read_text() + "relative/path\tx\t0644\tfile\n")
+    before = snapshot(destdir)
+    out = run_install(bundle / "install", env=env)
+    assert out.returncode == 7
+    assert f"{record} line" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert snapshot(destdir) == before
+
+
+def failing_tool(tmp_path: Path, tool: str, when: str) -> str:
+    """A PATH dir whose `tool` fails (exit 1) when its arguments contain `when`, else runs the real one."""
+    fake = tmp_path / f"fake-{tool}"
+    fake.mkdir()
+    real = shutil.which(tool)
+    (fake / tool).write_text(f'#!/bin/sh\ncase "$*" in *{when}*) echo "{tool}: injected failure" >&2; exit 1;; esac\n'
+                             f'exec {real} "$@"\n')
+    (fake / tool).chmod(0o755)
+    return f"{fake}:{os.environ['PATH']}"
+
+
+def test_copy_failure_while_staging_leaves_nothing(bundle: Path, destdir: Path, env: dict[str, str],
+                                                   tmp_path: Path) -> None:
+    preexisting(destdir)
+    before = snapshot(destdir)
+    out = run_install(bundle / "install", env={**env, "PATH": failing_tool(tmp_path, "cp", "share/man/")})
+    assert out.returncode == 7
+    assert out.stderr.strip().splitlines()[-1].startswith("install: error: cannot write in ")
+    assert snapshot(destdir) == before
+
+
+def test_rename_failure_while_committing_is_recorded_and_uninstallable(bundle: Path, destdir: Path,
+                                                                      env: dict[str, str], tmp_path: Path) -> None:
+    preexisting(destdir)
+    before = snapshot(destdir)
+    out = run_install(bundle / "install", env={**env, "PATH": failing_tool(tmp_path, "mv", "share/man/")})
+    assert out.returncode == 7
+    assert "cannot install into" in out.stderr
+    # Half-committed, but everything written is in the record: uninstall restores the DESTDIR.
+    assert (destdir / STATE / INSTALL_RECORD).is_file()
+    assert not [p for p in snapshot(destdir) if ".crio-install." in p]  # no temp dir left behind
+    undo = run_install(destdir / STATE / "install", "--uninstall", env=env)
+    assert undo.returncode == 0, undo.stderr
+    assert snapshot(destdir) == before
