@@ -1,8 +1,10 @@
 """Build unpacked test bundles from release/crio_release/bundle_files and drive their real install script.
 
-Other areas may use `make_bundle_tree` (an unpacked `cri-o/` tree with a fake
-`bin/crio-status` and a manifest.json) and `run_install` (the script under
-bash with a clean environment).
+The main fixture installs the real embedded bundle (built by crio_release.bundle,
+unpacked with tar); `make_bundle_tree` builds a variant with extra files (a
+fake `bin/crio-status`, a manifest.json in the builder's format) for the rules
+the embedded bundle cannot show. Other areas may use `run_install` (the script
+under bash with a clean environment) and `snapshot`.
 """
 
 from __future__ import annotations
@@ -75,10 +77,14 @@ def make_bundle_tree(root: Path, extra: Mapping[str, bytes] | None = None, *, ma
     tarball = root / "bundle.tar.gz"
     subprocess.run(["tar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-czf", str(tarball),
                     "-C", str(src.parent), BUNDLE_TOP], check=True)
-    out = root / "unpacked"
-    out.mkdir()
-    subprocess.run(["tar", "-xzf", str(tarball), "-C", str(out)], check=True)
-    return out / BUNDLE_TOP
+    return unpack(tarball, root / "unpacked")
+
+
+def unpack(tarball: Path, into: Path) -> Path:
+    """Extract a bundle tarball with GNU tar, as a node does; returns its `cri-o/` directory."""
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-xzf", str(tarball), "-C", str(into)], check=True)
+    return into / BUNDLE_TOP
 
 
 def install_env(os_release: Path | None = None, **variables: str) -> dict[str, str]:
