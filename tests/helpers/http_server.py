@@ -129,7 +129,9 @@ class FaultServer:
         self._permanent: dict[str, str] = {}
         self._stop = threading.Event()
         self.requests: list[tuple[str, str | None, str | None]] = []
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval, and tests start many servers.
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        daemon=True)
 
     def __enter__(self) -> FaultServer:
         self._thread.start()
