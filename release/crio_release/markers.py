@@ -20,6 +20,7 @@ from crio.artifacts import (
     MARKER_CACHE_CONTROL,
     REQUIRED_ROLES,
     MarkerMove,
+    arch_files,
     manifest_name,
     object_path,
 )
@@ -31,6 +32,25 @@ from crio_release.storage import ObjectInfo, PreconditionFailed, Storage, open_b
 MARKER_CONTENT_TYPE = "text/plain"
 #: Compare-and-swap attempts before giving up; each failed attempt means another writer progressed.
 CAS_ATTEMPTS = 40
+
+
+def parse_manifest(data: bytes, revision: Revision) -> RevisionManifest:
+    """The revision manifest of `revision`, refusing entries not named as crio.artifacts names them.
+
+    Manifests are read from buckets and directories, so their file names are
+    untrusted: a name with a slash or one that is not the artifact name of its
+    architecture and role would make the publisher or verifier look elsewhere.
+    """
+    manifest = RevisionManifest.from_json(data)
+    for entry in manifest.files:
+        try:
+            expected = arch_files(entry.arch, revision).get(entry.role)
+        except CrioError:
+            expected = None
+        if expected != entry.name:
+            raise CrioError(f"revision manifest lists {entry.name[:120]!r} as {entry.role} of {entry.arch[:20]}, "
+                            f"expected {expected or 'a known architecture and role'}", ExitCode.VERIFICATION)
+    return manifest
 
 
 def revision_problems(storage: Storage, revision: Revision, archs: list[str] | tuple[str, ...] | None = None,
@@ -53,7 +73,7 @@ def revision_problems(storage: Storage, revision: Revision, archs: list[str] | t
             return [f"{object_path(manifest_name(revision))} is missing"]
         manifest_bytes = found[0]
     try:
-        manifest = RevisionManifest.from_json(manifest_bytes)
+        manifest = parse_manifest(manifest_bytes, revision)
     except CrioError as exc:
         return [exc.message]
     problems: list[str] = []

@@ -32,9 +32,8 @@ from crio.artifacts import (
     object_path,
 )
 from crio.errors import CrioError, ExitCode
-from crio.manifest import RevisionManifest
 from crio.revision import Revision
-from crio_release.markers import MarkerResult, move_marker, plan_marker, revision_problems
+from crio_release.markers import MarkerResult, move_marker, parse_manifest, plan_marker, revision_problems
 from crio_release.storage import (
     RESUMABLE_THRESHOLD,
     Digests,
@@ -185,7 +184,7 @@ def collect_local_set(directory: Path, revision: Revision, archs: list[str]) -> 
             f"{', '.join(missing)}; a publish needs tarball, .sha256sum and .spdx of each of "
             f"{', '.join(archs)} plus the manifest", ExitCode.INCOMPLETE_SET)
     try:
-        manifest = RevisionManifest.from_json(manifest_path.read_bytes())
+        manifest = parse_manifest(manifest_path.read_bytes(), revision)
     except CrioError as exc:
         raise CrioError(f"{manifest_path}: {exc.message}", ExitCode.INCOMPLETE_SET) from None
     if manifest.revision != str(revision):

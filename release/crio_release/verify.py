@@ -29,6 +29,7 @@ from crio.errors import CrioError
 from crio.manifest import RevisionManifest
 from crio.revision import Revision
 from crio.signing import verify_file
+from crio_release.markers import parse_manifest
 from crio_release.storage import Storage, open_bucket
 
 NO_KEY = "cannot verify signature: no key (pass --key PUB.pem or set CRIO_VERIFY_KEY)"
@@ -75,7 +76,7 @@ def _verify(storage: Storage, revision: Revision, archs: list[str], key: bytes |
         problems.append(f"{object_path(manifest_name(revision))} is missing")
     else:
         try:
-            manifest = RevisionManifest.from_json(manifest_file.read_bytes())
+            manifest = parse_manifest(manifest_file.read_bytes(), revision)
         except CrioError as exc:
             problems.append(f"{object_path(manifest_name(revision))}: {exc.message}")
         if manifest is not None and manifest.revision != str(revision):

@@ -264,3 +264,29 @@ def test_verify_checks_the_files_the_sbom_lists_against_the_tarball(file_bucket:
     assert verify_revision(file_bucket, V2) == [
         f"artifacts/{sbom_name('amd64', V2)} lists files the tarball does not hold: cri-o/bin/pinns",
         f"artifacts/{sbom_name('amd64', V2)} records other sha256 than the tarball for: cri-o/bin/crio"]
+
+
+def test_hostile_manifest_names_are_problems_not_paths(file_bucket: str, tmp_path: Path) -> None:
+    import json
+
+    from crio.artifacts import manifest_name
+
+    directory = make_revision_set(tmp_path / "set", V1)
+    manifest = directory / manifest_name(V1)
+    original = manifest.read_text()
+    data = json.loads(original)
+    data["files"][0]["name"] = "../../../etc/passwd"
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(CrioError) as err:
+        publish_revision(file_bucket, V1, directory)
+    assert err.value.exit_code == ExitCode.INCOMPLETE_SET and "'../../../etc/passwd'" in err.value.message
+    assert open_bucket(file_bucket).list() == []
+
+    manifest.write_text(original)
+    publish_revision(file_bucket, V1, directory)
+    stored = Path(file_bucket.removeprefix("file://")) / "artifacts" / manifest_name(V1)
+    stored.write_text(json.dumps(data))                     # swapped in the bucket behind the store's back
+    problems = verify_revision(file_bucket, V1)
+    assert any("'../../../etc/passwd'" in p for p in problems)
+    [state] = read_markers(file_bucket)
+    assert not state.complete and "'../../../etc/passwd'" in state.problems[0]
