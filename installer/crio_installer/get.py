@@ -161,7 +161,7 @@ def _print_plan(plan: resolve.Plan, options: Options, destdir: str, out: Callabl
             out(f"install variable: {var}={os.environ.get(var, '')}")
         out(f"install record: {transaction.state_dir(destdir) / INSTALL_RECORD}")
         out(f"destinations: every path the bundle's '{BUNDLE_TOP}/{BUNDLE_INSTALL_SCRIPT} --list' prints, below DESTDIR")
-    out("dry run: nothing downloaded or changed")
+    out("dry run: nothing downloaded (but the marker) or changed")
 
 
 def _fetch_verify_install(plan: resolve.Plan, options: Options, key: Path | None, fetcher: Fetcher,
