@@ -81,7 +81,8 @@ class ParallelGzipWriter:
         self._size += len(data)
         self._buffer += data
         while len(self._buffer) >= BLOCK_SIZE:
-            block = bytes(self._buffer[:BLOCK_SIZE])
+            with memoryview(self._buffer) as view:
+                block = bytes(view[:BLOCK_SIZE])   # one copy; the bytearray then drops its head in O(1)
             del self._buffer[:BLOCK_SIZE]
             self._submit(block, last=False)
 

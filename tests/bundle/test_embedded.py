@@ -122,3 +122,26 @@ def test_changed_epoch_changes_output(built: Path, tmp_path: Path) -> None:
     assert other.bundles["amd64"].tarball.sha256 != \
         subprocess.run(["sha256sum", str(built / tarball_name("amd64", REV))], capture_output=True, text=True,
                        check=True).stdout.split()[0]
+
+
+def test_sbom_parses_and_validates_with_spdx_tools(built: Path) -> None:
+    from spdx_tools.spdx.model import ChecksumAlgorithm, RelationshipType
+    from spdx_tools.spdx.parser.parse_anything import parse_file
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    document = parse_file(str(built / sbom_name("amd64", REV)))
+    assert validate_full_spdx_document(document, "SPDX-2.3") == []
+    packages = {p.name: p for p in document.packages}
+    assert set(packages) == {"cri-o", "crio-status", "contrib-configs", "etc-configs", "man-pages", "completions"}
+    assert str(packages["crio-status"].license_declared) == "Apache-2.0 AND BSD-3-Clause"
+    assert packages["crio-status"].version == str(version())
+    tar_sha = (built / checksum_name("amd64", REV)).read_text().split()[0]
+    assert packages["cri-o"].checksums[0].value == tar_sha
+    with tarfile.open(built / tarball_name("amd64", REV)) as tar:
+        names = {f"./{m.name}" for m in tar.getmembers() if m.isfile()}
+    assert {f.name for f in document.files} == names
+    for spdx_file in document.files:
+        assert {c.algorithm for c in spdx_file.checksums} == {ChecksumAlgorithm.SHA1, ChecksumAlgorithm.SHA256}
+    contains = [r for r in document.relationships if r.relationship_type == RelationshipType.CONTAINS]
+    assert len(contains) == len(names) + len(packages) - 1
+    assert document.creation_info.created.year == 2023   # from the epoch, not the clock
