@@ -183,7 +183,11 @@ def _fetch_verify_install(plan: resolve.Plan, options: Options, key: Path | None
     say(f"downloading {plan.tarball_url}")
     digest = hashlib.sha256()
     extractor = None if options.download_dir is not None else StreamingExtractor(work / "staging", max_bytes)
-    sink = open(work / name, "wb") if options.download_dir is not None else None
+    # -d writes straight into DIR under a temporary name, renamed only once verified: no second copy.
+    partial = options.download_dir / f".{name}.partial" if options.download_dir is not None else None
+    if partial is not None:
+        partial.parent.mkdir(parents=True, exist_ok=True)
+    sink = open(partial, "wb") if partial is not None else None
     progress: tqdm | None = None
 
     def on_length(length: int | None) -> None:
@@ -226,11 +230,13 @@ def _fetch_verify_install(plan: resolve.Plan, options: Options, key: Path | None
         if extractor is not None:
             extractor.abort()
         shutil.rmtree(work / "staging", ignore_errors=True)
+        if partial is not None:
+            partial.unlink(missing_ok=True)
         raise
 
     if options.download_dir is not None:
-        options.download_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(work / name, options.download_dir / name)
+        assert partial is not None
+        partial.replace(options.download_dir / name)
         (options.download_dir / (name + ".sha256sum")).write_bytes(checksum)
         if signature is not None:
             (options.download_dir / (name + ".sig")).write_bytes(signature)
