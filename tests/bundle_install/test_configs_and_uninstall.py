@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 from helpers.bundle_install import install_env, make_bundle_tree, run_install, snapshot, write_manifest
@@ -245,4 +248,26 @@ def test_rename_failure_while_committing_is_recorded_and_uninstallable(bundle: P
     assert not [p for p in snapshot(destdir) if ".crio-install." in p]  # no temp dir left behind
     undo = run_install(destdir / STATE / "install", "--uninstall", env=env)
     assert undo.returncode == 0, undo.stderr
+    assert snapshot(destdir) == before
+
+
+def test_interrupt_while_staging_rolls_back(bundle: Path, destdir: Path, env: dict[str, str],
+                                             tmp_path: Path) -> None:
+    preexisting(destdir)
+    before = snapshot(destdir)
+    fake = tmp_path / "slow-cp"
+    fake.mkdir()
+    ready = tmp_path / "cp-started"
+    (fake / "cp").write_text(f'#!/bin/sh\ncase "$*" in *share/man/*) : > "{ready}"; exec sleep 30;; esac\n'
+                             f'exec {shutil.which("cp")} "$@"\n')
+    (fake / "cp").chmod(0o755)
+    proc = subprocess.Popen(["bash", str(bundle / "install")], env={**env, "PATH": f"{fake}:{os.environ['PATH']}"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "install never reached the slow copy"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGTERM)  # like Ctrl-C: the whole foreground group
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130
     assert snapshot(destdir) == before
