@@ -94,6 +94,9 @@ def run(options: Options, out: Callable[[str], None] = print) -> None:
         key = Path(os.environ["CRIO_VERIFY_KEY"])
     if key is not None and not options.skip_signature and not os.access(key, os.R_OK):
         raise CrioError(f"cannot read the verification key '{key}'", ExitCode.USAGE)
+    if not options.dry_run and options.download_dir is None and shutil.which("bash") is None:
+        raise CrioError("required tool 'bash' not found (the bundle's install script needs it)",
+                        ExitCode.MISSING_TOOL)
     if not options.dry_run and options.download_dir is None and not destdir and not _is_root():
         raise CrioError("installing needs root; run with sudo, or set DESTDIR to install below a directory",
                         ExitCode.NOT_ROOT)
