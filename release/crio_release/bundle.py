@@ -198,7 +198,7 @@ def build_bundles(spec_path: Path | None, archs: list[str], revision: Revision, 
         stage = tmp / "out"
         stage.mkdir()
         fetcher = SourceFetcher(tmp / "work", nix_dir=nix_dir or NIX_DIR, nix_result=nix_result, mtime=mtime,
-                                build_info=_build_info(revision, mtime))
+                                build_info=_build_info(revision, mtime), spec_path=spec.path)
         builder = _ArchBuilder(spec, revision, crio_version, mtime, fetcher, extra, stage, progress, on_event)
         if len(arch_list) == 1:
             bundles = [builder.build(arch_list[0], 0)]

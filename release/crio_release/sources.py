@@ -47,8 +47,9 @@ class SourceFetcher:
     """Stages sources; thread-safe so architectures can be staged in parallel."""
 
     def __init__(self, work_dir: Path, *, nix_dir: Path, nix_result: Path | None, mtime: int,
-                 build_info: BuildInfo) -> None:
+                 build_info: BuildInfo, spec_path: Path | None = None) -> None:
         self.work_dir = work_dir
+        self.spec_path = spec_path
         self.nix_dir = nix_dir
         self.nix_result = nix_result
         self.mtime = mtime
@@ -220,7 +221,8 @@ class SourceFetcher:
                 f"component {component.name}: cannot build nix attribute {attr}: crio_release.nixbuild is missing",
                 ExitCode.BUILD,
             ) from None
-        return Path(module.nix_output(attr, nix_dir=self.nix_dir, nix_result=self.nix_result))
+        # nix reads its pins from the very spec this bundle is built from.
+        return Path(module.nix_output(attr, nix_dir=self.nix_dir, nix_result=self.nix_result, spec=self.spec_path))
 
 
 class _Retryable(Exception):

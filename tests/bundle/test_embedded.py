@@ -145,3 +145,18 @@ def test_sbom_parses_and_validates_with_spdx_tools(built: Path) -> None:
     contains = [r for r in document.relationships if r.relationship_type == RelationshipType.CONTAINS]
     assert len(contains) == len(names) + len(packages) - 1
     assert document.creation_info.created.year == 2023   # from the epoch, not the clock
+
+
+def test_gzip_stream_is_valid_for_gzip_and_pigz(built: Path) -> None:
+    tarball = str(built / tarball_name("arm64", REV))
+    subprocess.run(["gzip", "-t", tarball], check=True)
+    gz = subprocess.run(["gzip", "-dc", tarball], capture_output=True, check=True).stdout
+    pz = subprocess.run(["pigz", "-dc", tarball], capture_output=True, check=True).stdout
+    assert gz == pz and len(gz) % 10240 == 0
+
+
+def test_progress_bars_and_plain_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines: list[str] = []
+    build_bundles(None, ["arm64"], REV, tmp_path / "a", source_date_epoch=EPOCH, progress=True, on_event=lines.append)
+    assert "arm64" in capsys.readouterr().err          # the tqdm bar
+    assert len(lines) == 1 and lines[0].startswith("arm64: ") and "bytes compressed" in lines[0]

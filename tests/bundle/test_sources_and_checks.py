@@ -211,21 +211,30 @@ def test_symlink_in_path_source_is_refused(tmp_path: Path, bundle_files: Path) -
         build(spec, tmp_path / "out", bundle_files, archs=("amd64",))
 
 
-def test_nix_source_without_nixbuild_module_or_output(tmp_path: Path, bundle_files: Path) -> None:
+def test_nix_source_from_an_existing_result(tmp_path: Path, bundle_files: Path) -> None:
     spec = write_spec(tmp_path / "spec.toml", component(
         "crio", "bin/crio", '[component.source.amd64]\nnix = "amd64"\nmember = "bin/crio"\n'))
-    output = tmp_path / "result"
-    fake_elf(output / "bin" / "crio", 62, b"crio")
-    try:
-        import crio_release.nixbuild  # noqa: F401
-    except ModuleNotFoundError:
-        with pytest.raises(CrioError, match="component crio: cannot build nix attribute amd64"):
-            build(spec, tmp_path / "out", bundle_files, archs=("amd64",))
-        return
-    # With nixbuild present, an existing --nix-result output is used as is.
+    results = tmp_path / "results"
+    fake_elf(results / "result-amd64" / "bin" / "crio", 62, b"crio")
     result = build_bundles(spec, ["amd64"], REV, tmp_path / "out", source_date_epoch=EPOCH,
-                           bundle_files=bundle_files, nix_result=output)
+                           bundle_files=bundle_files, nix_result=results)
     assert read_member(result.bundles["amd64"].tarball.path, "cri-o/bin/crio").endswith(b"crio")
+    manifest = json.loads(read_member(result.bundles["amd64"].tarball.path, "cri-o/manifest.json"))
+    assert manifest["components"][0]["source"] == {"kind": "nix", "nix": "amd64", "members": ["bin/crio"]}
+
+
+def test_nix_source_without_the_nixbuild_module(tmp_path: Path, bundle_files: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "crio_release.nixbuild", None)   # import now fails as if absent
+    spec = write_spec(tmp_path / "spec.toml", component(
+        "crio", "bin/crio", '[component.source.amd64]\nnix = "amd64"\nmember = "bin/crio"\n'))
+    with pytest.raises(CrioError) as err:
+        build(spec, tmp_path / "out", bundle_files, archs=("amd64",))
+    assert err.value.exit_code == ExitCode.BUILD
+    assert err.value.message == ("component crio: cannot build nix attribute amd64: "
+                                 "crio_release.nixbuild is missing")
 
 
 def test_changed_input_changes_output(tmp_path: Path, bundle_files: Path) -> None:
