@@ -191,9 +191,12 @@ def build_bundles(spec_path: Path | None, archs: list[str], revision: Revision, 
     files_dir = Path(bundle_files) if bundle_files else BUNDLE_FILES_DIR
     extra = _bundle_files(files_dir)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".crio-bundle-", dir=out_dir))
+    except OSError as exc:
+        raise CrioError(f"cannot create output directory {out_dir}: {exc.strerror}", ExitCode.USAGE) from None
     crio_version = str(version())
-    tmp = Path(tempfile.mkdtemp(prefix=".crio-bundle-", dir=out_dir))
     try:
         stage = tmp / "out"
         stage.mkdir()
@@ -213,6 +216,9 @@ def build_bundles(spec_path: Path | None, archs: list[str], revision: Revision, 
         manifest = build_revision_manifest(stage, revision, arch_list, crio_version)
         manifest_path = write_revision_manifest(stage, manifest)
         result = _publish(stage, out_dir, revision, crio_version, mtime, bundles, manifest_path)
+    except OSError as exc:  # disk full, permissions: one line, and the finally below removes the partial files
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise CrioError(f"cannot write the bundles to {out_dir}: {exc.strerror or exc}{where}", ExitCode.BUILD) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
@@ -273,7 +279,7 @@ class _ArchBuilder:
         bar = self._bar(arch, staged, position)
         with open(tar_path, "wb") as handle:
             sink = _HashingFile(handle)
-            writer = TarballWriter(sink, self.mtime)  # type: ignore[arg-type]
+            writer = TarballWriter(sink, self.mtime)
             try:
                 for item in staged:
                     writer.add_file(f"{BUNDLE_TOP}/{item.dest}", item.mode, item.path,

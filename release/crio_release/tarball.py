@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 from crio.errors import CrioError, ExitCode
 
@@ -49,6 +49,12 @@ GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 DIR_MODE = 0o755
 
 
+class Sink(Protocol):
+    """Where compressed bytes go: a binary file, or anything with its `write`."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
 def compressor_description() -> str:
     """Names what produced the bytes, for the SBOM and docs: same description, same bytes."""
     return f"zlib {zlib.ZLIB_RUNTIME_VERSION} level {LEVEL}, {BLOCK_SIZE // 1024} KiB parallel blocks"
@@ -64,7 +70,7 @@ def _deflate_block(block: bytes, dictionary: bytes, last: bool) -> bytes:
 class ParallelGzipWriter:
     """File-like sink: gzip-compresses what is written, in parallel blocks, into `out`."""
 
-    def __init__(self, out: BinaryIO, workers: int | None = None) -> None:
+    def __init__(self, out: Sink, workers: int | None = None) -> None:
         self._out = out
         self._workers = max(1, workers or os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="gzip")
@@ -126,7 +132,7 @@ class FileRecord:
 class TarballWriter:
     """Write tar entries with normalised metadata into a ParallelGzipWriter, hashing file data on the way."""
 
-    def __init__(self, out: BinaryIO, mtime: int, workers: int | None = None) -> None:
+    def __init__(self, out: Sink, mtime: int, workers: int | None = None) -> None:
         self._gz = ParallelGzipWriter(out, workers)
         self._mtime = int(mtime)
         self._dirs: set[str] = set()

@@ -260,3 +260,12 @@ def test_failed_build_keeps_earlier_outputs_untouched(tmp_path: Path, bundle_fil
         build(bad, out, bundle_files)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert first.manifest is not None
+
+
+def test_out_path_that_is_a_file(tmp_path: Path, bundle_files: Path) -> None:
+    (tmp_path / "conf").write_text("x")
+    spec = write_spec(tmp_path / "spec.toml", component("c", "etc/c", '[component.source.all]\npath = "conf"\n'))
+    (tmp_path / "out").write_text("a file")
+    with pytest.raises(CrioError, match=r"^cannot create output directory .*/out: ") as err:
+        build(spec, tmp_path / "out", bundle_files)
+    assert err.value.exit_code == ExitCode.USAGE
