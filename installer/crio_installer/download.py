@@ -18,6 +18,8 @@ import requests
 from crio.errors import CrioError, ExitCode
 
 CHUNK = 1 << 20
+#: Markers, checksums and signatures are tiny; a bigger answer is refused before it fills memory.
+SMALL_LIMIT = 1 << 20
 NOT_FOUND_STATUSES = frozenset({403, 404, 410})
 RETRY_STATUSES = frozenset({408, 429})
 
@@ -66,9 +68,16 @@ class Fetcher:
         self.session.headers["User-Agent"] = "crio-get"
         self.log = log or (lambda _msg: None)
 
-    def read_small(self, url: str) -> bytes:
-        """The whole body of a small object (marker, checksum, signature)."""
-        return b"".join(self.stream(url))
+    def read_small(self, url: str, limit: int = SMALL_LIMIT) -> bytes:
+        """The whole body of a small object (marker, checksum, signature); more than `limit` bytes fails."""
+        parts: list[bytes] = []
+        size = 0
+        for chunk in self.stream(url):
+            size += len(chunk)
+            if size > limit:
+                raise DownloadFailed(f"{url} is larger than {limit} bytes")
+            parts.append(chunk)
+        return b"".join(parts)
 
     def size(self, url: str) -> int | None:
         """Content length if cheaply known (file:// only; HTTP learns it from the GET)."""
