@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import requests
-
 from crio.checksums import CHUNK
 from crio.errors import CrioError, ExitCode
 from crio.version import BuildInfo
@@ -54,7 +52,6 @@ class SourceFetcher:
         self.nix_result = nix_result
         self.mtime = mtime
         self.build_info = build_info
-        self._session = requests.Session()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._done: dict[str, Any] = {}
@@ -98,40 +95,44 @@ class SourceFetcher:
         return _place(component, source, extracted)
 
     def _download(self, component: Component, url: str, expected: str) -> Path:
+        import requests  # here: its import is slow and most builds download nothing
+
         target_dir = self.work_dir / "downloads"
         target_dir.mkdir(parents=True, exist_ok=True)
         target = target_dir / expected
         last_error = ""
-        for attempt in range(ATTEMPTS):
-            if attempt:
-                time.sleep(BACKOFF * 2 ** (attempt - 1))
-            try:
-                digest = self._fetch_once(url, target)
-            except _Retryable as exc:
-                last_error = str(exc)
-                continue
-            except requests.RequestException as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
-                continue
-            if digest != expected:
-                target.unlink(missing_ok=True)
-                raise CrioError(
-                    f"component {component.name}: sha256 mismatch for {url}: expected {expected}, got {digest}",
-                    ExitCode.CHECKSUM,
-                )
-            return target
+        with requests.Session() as session:   # one per download: sessions are not shared across threads
+            for attempt in range(ATTEMPTS):
+                if attempt:
+                    time.sleep(BACKOFF * 2 ** (attempt - 1))
+                try:
+                    digest = self._fetch_once(session, url, target, component.name)
+                except _Retryable as exc:
+                    last_error = str(exc)
+                    continue
+                except requests.RequestException as exc:
+                    last_error = f"{type(exc).__name__}: {exc}"
+                    continue
+                if digest != expected:
+                    target.unlink(missing_ok=True)
+                    raise CrioError(
+                        f"component {component.name}: sha256 mismatch for {url}: expected {expected}, got {digest}",
+                        ExitCode.CHECKSUM,
+                    )
+                return target
         raise CrioError(
             f"component {component.name}: cannot download {url} after {ATTEMPTS} attempts: {last_error}",
             ExitCode.BUILD,
         )
 
-    def _fetch_once(self, url: str, target: Path) -> str:
+    def _fetch_once(self, session: Any, url: str, target: Path, name: str) -> str:
         digest = hashlib.sha256()
-        with self._session.get(url, stream=True, timeout=TIMEOUT) as response:
+        with session.get(url, stream=True, timeout=TIMEOUT) as response:
             if response.status_code in _RETRY_STATUS:
                 raise _Retryable(f"HTTP {response.status_code}")
             if response.status_code != 200:
-                raise CrioError(f"download of {url} failed: HTTP {response.status_code}", ExitCode.BUILD)
+                raise CrioError(f"component {name}: download of {url} failed: HTTP {response.status_code}",
+                                ExitCode.BUILD)
             with open(target, "wb") as out:
                 for chunk in response.iter_content(CHUNK):
                     digest.update(chunk)

@@ -269,3 +269,12 @@ def test_out_path_that_is_a_file(tmp_path: Path, bundle_files: Path) -> None:
     with pytest.raises(CrioError, match=r"^cannot create output directory .*/out: ") as err:
         build(spec, tmp_path / "out", bundle_files)
     assert err.value.exit_code == ExitCode.USAGE
+
+
+def test_http_404_is_not_retried(tmp_path: Path, http_files: FileServer, bundle_files: Path) -> None:
+    url = f"{http_files.base}/gone"
+    with pytest.raises(CrioError) as err:
+        build(_one_url_spec(tmp_path, url, "1" * 64), tmp_path / "out", bundle_files)
+    assert err.value.message == f"component crun: download of {url} failed: HTTP 404"
+    assert err.value.exit_code == ExitCode.BUILD
+    assert http_files.hits("/gone") == 1
