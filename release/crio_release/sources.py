@@ -80,7 +80,7 @@ class SourceFetcher:
             return self._stage_path(component, source)
         if source.kind == "build":
             return self._stage_build(component, source, arch)
-        return self._stage_nix(component, source)
+        return self._stage_nix(component, source, arch)
 
     # url --------------------------------------------------------------------
 
@@ -197,10 +197,11 @@ class SourceFetcher:
 
     # nix --------------------------------------------------------------------
 
-    def _stage_nix(self, component: Component, source: Source) -> list[StagedFile]:
+    def _stage_nix(self, component: Component, source: Source, arch: str) -> list[StagedFile]:
         assert source.nix is not None
         attr = source.nix
         output = self._once(f"nix:{attr}", lambda: self._nix_output(component, attr))
+        module = importlib.import_module("crio_release.nixbuild")
         found: dict[str, Path] = {}
         for member in source.members:
             path = output / member
@@ -209,6 +210,12 @@ class SourceFetcher:
                     f"component {component.name}: {member} not found in the nix output of {attr} ({output})",
                     ExitCode.BUILD,
                 )
+            if path.is_file():
+                # nix builds crio and pinns: each must be a static ELF of this bundle's architecture.
+                try:
+                    module.check_static_elf(path, arch, label=f"nix attribute {attr}: {member}")
+                except CrioError as exc:
+                    raise CrioError(f"component {component.name}: {exc.message}", exc.exit_code) from None
             found[member] = path
         return _place(component, source, found)
 
