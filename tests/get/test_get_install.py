@@ -4,7 +4,9 @@ root check and the offline flow."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +30,8 @@ STATE = INSTALL_STATE_DIR.lstrip("/")
 
 @pytest.fixture(scope="module")
 def fixture_bucket(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Contract-shaped bundles: v1.0.0 and v1.0.3 install, v1.0.1 fails after two files, v1.0.2 is killed."""
+    """Contract-shaped bundles: v1.0.0 and v1.0.3 install, v1.0.1 fails after two files, v1.0.2 is killed,
+    v1.0.4 pauses for a second after two files."""
     root = tmp_path_factory.mktemp("fixture-bucket")
     build = root / "build"
     tarballs = [
@@ -36,6 +39,7 @@ def fixture_bucket(tmp_path_factory: pytest.TempPathFactory) -> Path:
         write_bundle(build, "amd64", "v1.0.1", fail_after=2),
         write_bundle(build, "amd64", "v1.0.2", kill_after=2),
         write_bundle(build, "amd64", "v1.0.3"),
+        write_bundle(build, "amd64", "v1.0.4", pause_after=2),
     ]
     return lay_out_bucket(root / "bucket", tarballs)
 
@@ -191,3 +195,27 @@ def test_reinstall_over_same_revision_keeps_state_consistent(installer: str, pub
     assert run_get(installer, args, destdir=dest, tmpdir=tmp).returncode == 0
     assert files_only(snapshot(dest)).keys() == first.keys()
     assert not (dest / STATE / "transaction").exists()
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_sigterm_during_install_restores_previous_installation(installer: str, fixture_bucket: Path,
+                                                               tmp_path: Path) -> None:
+    dest, tmp = tmp_path / "dest", tmp_path / "tmp"
+    base = ["-a", "amd64", "-u", fixture_bucket.as_uri()]
+    assert run_get(installer, [*base, "-t", "v1.0.0"], destdir=dest, tmpdir=tmp).returncode == 0
+    before = snapshot(dest)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "TMPDIR": str(tmp), "DESTDIR": str(dest)}
+    command = ["bash", str(GET_SCRIPT)] if installer == "bash" else [str(CRIO_GET)]
+    proc = subprocess.Popen([*command, *base, "-t", "v1.0.4"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    paused = dest / STATE / "paused"
+    deadline = time.monotonic() + 20
+    while not paused.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert paused.exists(), "the install script never reached its pause"
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=20)
+
+    assert proc.returncode == 143, err
+    assert snapshot(dest) == before
+    assert list(tmp.iterdir()) == []

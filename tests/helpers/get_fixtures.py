@@ -46,6 +46,7 @@ ETCDIR="${ETCDIR:-/etc}"
 STATE="$DESTDIR__STATE__"
 FAIL_AFTER=__FAIL_AFTER__
 KILL_AFTER=__KILL_AFTER__
+PAUSE_AFTER=__PAUSE_AFTER__
 pairs() {
     local f
     for f in "$here"/bin/*; do printf '%s\t%s\n' "$f" "$DESTDIR$BINDIR/$(basename "$f")"; done
@@ -71,6 +72,7 @@ n=0
 while IFS=$'\t' read -r src dst; do
     if [ "$FAIL_AFTER" -ge 0 ] && [ "$n" -ge "$FAIL_AFTER" ]; then echo "install: simulated failure" >&2; exit 7; fi
     if [ "$KILL_AFTER" -ge 0 ] && [ "$n" -ge "$KILL_AFTER" ]; then kill -9 0; fi
+    if [ "$PAUSE_AFTER" -ge 0 ] && [ "$n" -eq "$PAUSE_AFTER" ]; then : >"$STATE/paused"; sleep 1; rm -f "$STATE/paused"; fi
     install -D -m "$(stat -c %a "$src")" -- "$src" "$dst"
     printf '%s\t%s\n' "$dst" "$(sha256sum "$dst" | cut -d' ' -f1)" >>"$STATE/__RECORD__.new"
     n=$((n + 1))
@@ -80,12 +82,13 @@ install -m 0755 -- "$0" "$STATE/install"
 """
 
 
-def install_script(fail_after: int = -1, kill_after: int = -1) -> str:
+def install_script(fail_after: int = -1, kill_after: int = -1, pause_after: int = -1) -> str:
     return (
         INSTALL_SCRIPT.replace("__STATE__", INSTALL_STATE_DIR)
         .replace("__RECORD__", INSTALL_RECORD)
         .replace("__FAIL_AFTER__", str(fail_after))
         .replace("__KILL_AFTER__", str(kill_after))
+        .replace("__PAUSE_AFTER__", str(pause_after))
     )
 
 
@@ -103,10 +106,10 @@ def _add(tf: tarfile.TarFile, name: str, data: bytes | None = None, mode: int = 
 
 
 def bundle_files(revision: str, payload: bytes = b"", fail_after: int = -1,
-                 kill_after: int = -1) -> dict[str, tuple[bytes, int]]:
+                 kill_after: int = -1, pause_after: int = -1) -> dict[str, tuple[bytes, int]]:
     """The files of a fixture bundle: name below cri-o/ -> (bytes, mode)."""
     return {
-        "install": (install_script(fail_after, kill_after).encode(), 0o755),
+        "install": (install_script(fail_after, kill_after, pause_after).encode(), 0o755),
         "bin/crio": (f"#!/bin/sh\necho crio {revision}\n".encode() + payload, 0o755),
         "bin/pinns": (f"pinns {revision}\n".encode(), 0o755),
         "bin/crun": (f"crun {revision}\n".encode(), 0o755),
@@ -138,11 +141,12 @@ def write_side_files(tarball: Path, private_key: bytes | None = None, digest: st
 
 
 def write_bundle(directory: Path, arch: str, revision: str, *, private_key: bytes | None = None,
-                 fail_after: int = -1, kill_after: int = -1, payload: bytes = b"") -> Path:
+                 fail_after: int = -1, kill_after: int = -1, pause_after: int = -1,
+                 payload: bytes = b"") -> Path:
     """A fixture bundle tarball with its side files in `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     path = write_tarball(directory / tarball_name(arch, revision),
-                         bundle_files(revision, payload, fail_after, kill_after))
+                         bundle_files(revision, payload, fail_after, kill_after, pause_after))
     write_side_files(path, private_key)
     return path
 
