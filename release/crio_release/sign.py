@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from crio.artifacts import manifest_name, manifest_signature_name
+from crio.artifacts import arch_files, manifest_name, manifest_signature_name
 from crio.checksums import sha256_file
 from crio.errors import CrioError, ExitCode
 from crio.manifest import RevisionManifest, build_revision_manifest, write_revision_manifest
@@ -79,7 +79,7 @@ def sign_revision(directory: Path, revision: Revision, key_pem: bytes) -> list[P
                 f"{entry.sha256}",
                 ExitCode.VERIFY_FAILED,
             )
-        sig_path = directory / f"{entry.name}.sig"
+        sig_path = directory / arch_files(entry.arch, revision)[SIGNED_ROLES[entry.role]]
         if not _still_valid(path, sig_path, public):
             signatures[sig_path] = sign_file(path, key_pem)
     # Sign everything in memory first: a bad key fails before any file is written.

@@ -26,7 +26,6 @@ import os
 import tarfile
 import zlib
 from collections import deque
-from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,11 +219,3 @@ def sort_key(name: str) -> tuple[str, ...]:
     """Order of entries: by path components, so a directory's files follow it directly."""
     return tuple(name.split("/"))
 
-
-def check_sorted(names: Iterable[str]) -> None:
-    previous: tuple[str, ...] | None = None
-    for name in names:
-        key = sort_key(name)
-        if previous is not None and key <= previous:
-            raise ValueError(f"tar entries out of order at {name}")
-        previous = key
