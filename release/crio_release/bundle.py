@@ -49,7 +49,7 @@ from crio.version import BuildInfo, version
 from crio_release.checks import check_conflicts, check_elf_machines
 from crio_release.sbom import SbomInput, write_sbom
 from crio_release.sources import SourceFetcher, StagedFile
-from crio_release.spec import Spec, load_spec
+from crio_release.spec import RESERVED_NAME, Spec, load_spec
 from crio_release.tarball import TarballWriter, sort_key
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -61,7 +61,7 @@ NIX_DIR = REPO_ROOT / "nix"
 #: Files every bundle carries from bundle_files/, with their modes.
 BUNDLE_FILES: dict[str, int] = {BUNDLE_INSTALL_SCRIPT: 0o755, "Makefile": 0o644, "README.md": 0o644}
 MANIFEST_SCHEMA = 1
-BUILDER = "bundle"   # owner of the builder's own files in messages and the manifest
+BUILDER = RESERVED_NAME   # owner of the builder's own files in messages and the manifest
 
 
 @dataclass(frozen=True)

@@ -98,8 +98,10 @@ def build_document(data: SbomInput):  # -> spdx_tools Document (imported lazily:
     packages = [bundle]
     relationships = [Relationship("SPDXRef-DOCUMENT", RelationshipType.DESCRIBES, BUNDLE_ID)]
     component_ids: dict[str, str] = {}
-    for component, source in data.components:
+    for index, (component, source) in enumerate(data.components, 1):
         spdx_id = _spdx_id("Package", component.name)
+        if spdx_id in component_ids.values() or spdx_id == BUNDLE_ID:   # "a+b" and "a-b" sanitise alike
+            spdx_id = f"{spdx_id}-{index}"
         component_ids[component.name] = spdx_id
         packages.append(Package(
             spdx_id=spdx_id,

@@ -55,6 +55,8 @@ ALL_ARCHS = "all"
 BUILDERS: tuple[str, ...] = ("crio-status-zipapp",)
 #: In-bundle names the builder writes itself; no component may claim them.
 RESERVED_PATHS: tuple[str, ...] = (BUNDLE_INSTALL_SCRIPT, "Makefile", "README.md", BUNDLE_MANIFEST)
+#: The owner of those files in the bundle's manifest and SBOM; no component may take the name.
+RESERVED_NAME = "bundle"
 
 _TOP_KEYS = {"schema", "nix", "component"}
 _COMPONENT_KEYS = {"name", "version", "license", "homepage", "dest", "mode", "source"}
@@ -195,6 +197,9 @@ def _parse_component(entry: Any, index: int, spec_path: Path) -> Component:
         raise CrioError(
             f"{where}: name must match [A-Za-z0-9][A-Za-z0-9._+-]*, got {name!r}", ExitCode.SPEC
         )
+    if name == RESERVED_NAME:
+        raise CrioError(f"{where}: name {name!r} is reserved for the builder's own files (install, Makefile, README.md)",
+                        ExitCode.SPEC)
     where = f"spec {spec_path}: component {name}"
     unknown = sorted(set(entry) - _COMPONENT_KEYS)
     if unknown:

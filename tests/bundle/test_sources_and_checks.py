@@ -278,3 +278,15 @@ def test_http_404_is_not_retried(tmp_path: Path, http_files: FileServer, bundle_
     assert err.value.message == f"component crun: download of {url} failed: HTTP 404"
     assert err.value.exit_code == ExitCode.BUILD
     assert http_files.hits("/gone") == 1
+
+
+def test_sbom_ids_stay_unique_for_similar_names(tmp_path: Path, bundle_files: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    spec = write_spec(tmp_path / "spec.toml",
+                      component("a+b", "etc/one", '[component.source.all]\npath = "f"\n', mode="0644")
+                      + component("a-b", "etc/two", '[component.source.all]\npath = "f"\n', mode="0644")
+                      + component("c", "etc/three", '[component.source.all]\npath = "f"\n', mode="0644"))
+    result = build(spec, tmp_path / "out", bundle_files, archs=("amd64",))
+    sbom = result.bundles["amd64"].sbom.path.read_text()
+    ids = [line.split(": ", 1)[1] for line in sbom.splitlines() if line.startswith("SPDXID: SPDXRef-Package")]
+    assert len(ids) == len(set(ids)) == 4

@@ -77,6 +77,7 @@ def test_syntax_error_names_the_line(tmp_path: Path) -> None:
     (('member = "./crun"', 'path = "x"'), "component crun: source.arm64: needs exactly one of url, path, build, nix, "
                                           "got url, path"),
     (('name = "crun"', 'name = "../crun"'), "component #1: name must match"),
+    (('name = "crun"', 'name = "bundle"'), "component #1: name 'bundle' is reserved for the builder's own files"),
     (("[nix]\nnixpkgs = {", "nix = 3\nx = {"), "unknown top-level key(s) x"),
 ])
 def test_invalid_specs(tmp_path: Path, change: tuple[str, str], message: str) -> None:
