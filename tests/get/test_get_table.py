@@ -190,6 +190,8 @@ CASES: list[Case] = [
     Case("bad-bucket", lambda c: ["-a", "amd64", "-b", "Not_A_Bucket!"], ExitCode.USAGE, False, http=False),
     Case("bucket-and-url", lambda c: ["-b", "cri-o", "-u", c.base], ExitCode.USAGE, False),
     Case("unknown-option", lambda c: ["--frobnicate"], ExitCode.USAGE, False),
+    Case("relative-destdir", url("-t", TAG), ExitCode.USAGE, False, env=lambda c: {"DESTDIR": "relative/dir"}),
+    Case("bad-timeout", url("-t", TAG), ExitCode.USAGE, False, env=lambda c: {"CRIO_GET_TIMEOUT": "soon"}),
     Case("unreadable-key", lambda c: [*url("-t", TAG)(c), "-k", "/nonexistent.pem"], ExitCode.USAGE, False),
     # Hostile tarballs (valid checksum): refused, nothing written
     *[Case(f"hostile-{kind}", url("-t", TAG), ExitCode.VERIFICATION, False, setup=hostile(kind),
