@@ -24,9 +24,9 @@ def make_embedded_bundles(out_dir: Path, revision: Revision | str,
     return build_bundles(None, list(archs), rev, Path(out_dir), source_date_epoch=source_date_epoch)
 
 
+#: The revision and mtime the bundle area's own tests build with.
 REV = parse_revision("0123456789abcdef0123456789abcdef01234567")
-EPOCH = 1_700_000_000
-ELF_MACHINE = {"amd64": 62, "arm64": 183}
+EPOCH = FIXED_EPOCH
 
 
 def fake_elf(path: Path, machine: int, payload: bytes = b"") -> Path:
