@@ -3,7 +3,7 @@
 Every other module (bundle builder, publisher, both installers, release
 notes) asks this module for a name or a URL; none spells one itself.
 `scripts/get` keeps a bash copy of these rules, checked against this module
-by tests/test_get_contract.py.
+by tests/get/test_get_contract.py.
 """
 
 from __future__ import annotations
