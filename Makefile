@@ -7,7 +7,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
-DEBIAN_PACKAGES := python3-venv shellcheck pigz nix-bin
+# Tools the tests drive for real: installers' curl/wget/openssl, shells for completions, readelf, groff.
+DEBIAN_PACKAGES := python3-venv shellcheck pigz nix-bin openssl wget binutils zsh fish groff-base openssh-client
 PYTEST_WORKERS ?= 2
 SHELL_SCRIPTS = $(shell git ls-files | while read -r f; do [ -f "$$f" ] && head -c 64 "$$f" | grep -qE '^\#!.*(ba)?sh' && echo "$$f"; done)
 
