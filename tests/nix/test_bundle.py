@@ -12,7 +12,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from helpers.nix import LOCAL_NIX, needs_nix, write_elves, write_nix_spec
+from helpers.nix import LOCAL_NIX, make_elf, needs_nix, write_elves, write_nix_spec
+
+from crio.errors import CrioError, ExitCode
 
 pytestmark = needs_nix
 
@@ -61,3 +63,30 @@ def test_a_bundle_from_a_real_nix_build(inputs, tmp_path) -> None:
                 assert data == written[arch][member]
                 entry = next(f for f in manifest["files"] if f["path"] in (member, f"cri-o/{member}"))
                 assert entry["sha256"] == hashlib.sha256(written[arch][member]).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("attr", "member", "data", "code", "needle"),
+    [
+        ("amd64", "bin/pinns", make_elf("amd64", interp="/lib64/ld-linux-x86-64.so.2"), ExitCode.BUILD,
+         "nix attribute amd64: bin/pinns: dynamically linked (PT_INTERP /lib64/ld-linux-x86-64.so.2)"),
+        ("arm64", "bin/crio", make_elf("amd64"), ExitCode.ELF_MACHINE,
+         "nix attribute arm64: bin/crio: ELF machine 62 (amd64), expected 183 (arm64)"),
+    ],
+    ids=["dynamic", "wrong-arch"],
+)
+def test_the_bundle_refuses_a_wrong_nix_output(inputs, tmp_path, attr, member, data, code, needle) -> None:
+    from crio_release.bundle import build_bundles
+
+    from crio.revision import parse_revision
+
+    spec, elves, _ = inputs
+    (elves / attr / member).write_bytes(data)
+    out = tmp_path / "out"
+    with pytest.raises(CrioError) as err:
+        build_bundles(spec, ["amd64", "arm64"], parse_revision("v1.34.2"), out, source_date_epoch=0,
+                      nix_dir=_nix_dir_for(tmp_path, elves))
+    assert err.value.exit_code == code
+    assert needle in err.value.message
+    assert "\n" not in err.value.message
+    assert not list(out.glob("cri-o.*"))  # nothing half-done
