@@ -42,7 +42,7 @@ demo: deps
 	$(VENV)/bin/crio-release demo
 
 bench: deps
-	$(PY) benchmarks/run.py
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) "$$b" || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
