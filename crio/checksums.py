@@ -12,13 +12,18 @@ CHUNK = 1 << 20
 _LINE_RE = re.compile(r"^(?P<digest>[0-9a-f]{64}) [ *](?P<name>[^\n/]+)$")
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, streamed in 1 MiB chunks."""
+def sha256_digest(path: Path) -> bytes:
+    """Raw sha256 of a file, streamed in 1 MiB chunks (never the whole file in memory)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
-    return digest.hexdigest()
+    return digest.digest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file."""
+    return sha256_digest(path).hex()
 
 
 def format_sha256sum(digest: str, name: str) -> str:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
-from crio.checksums import CHUNK
+from crio.checksums import sha256_digest
 from crio.errors import CrioError, ExitCode
 
 #: Environment variables the pipeline and installers read keys from.
@@ -43,14 +42,6 @@ def public_key_of(private_key_pem: bytes) -> bytes:
     return _load_private(private_key_pem).public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-
-
-def _file_digest(path: Path) -> bytes:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.digest()
 
 
 def _load_private(pem: bytes) -> ec.EllipticCurvePrivateKey:
@@ -82,7 +73,7 @@ def sign_digest(digest: bytes, private_key_pem: bytes) -> bytes:
 
 def sign_file(path: Path, private_key_pem: bytes) -> bytes:
     """Signature text (base64 + newline) of a file, streamed."""
-    return sign_digest(_file_digest(path), private_key_pem)
+    return sign_digest(sha256_digest(path), private_key_pem)
 
 
 def verify_digest(digest: bytes, signature: bytes, public_key_pem: bytes, what: str) -> None:
@@ -100,4 +91,4 @@ def verify_digest(digest: bytes, signature: bytes, public_key_pem: bytes, what: 
 
 def verify_file(path: Path, signature: bytes, public_key_pem: bytes) -> None:
     """Raise a verification error unless `signature` is a valid signature of the file."""
-    verify_digest(_file_digest(path), signature, public_key_pem, path.name)
+    verify_digest(sha256_digest(path), signature, public_key_pem, path.name)

@@ -12,21 +12,13 @@ from pathlib import Path
 
 import pytest
 from crio_release.nixbuild import nix_member, nix_output
-from helpers.nix import LOCAL_NIX, NO_CACHE, make_elf, needs_nix, write_elves, write_nix_spec
+from helpers.nix import LOCAL_NIX, NO_CACHE, make_elf, needs_nix, write_nix_spec
 
 from crio.errors import CrioError, ExitCode
 
 pytestmark = needs_nix
 
 MEMBERS = ("bin/crio", "bin/pinns")
-
-
-@pytest.fixture
-def inputs(tmp_path):
-    spec = write_nix_spec(tmp_path / "spec.toml", tag="v1.34.2")
-    elves = tmp_path / "elves"
-    written = write_elves(elves)
-    return spec, elves, written
 
 
 def _build(attr: str, spec: Path, elves: Path) -> Path:

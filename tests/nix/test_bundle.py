@@ -12,21 +12,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from helpers.nix import LOCAL_NIX, make_elf, needs_nix, write_elves, write_nix_spec
+from helpers.nix import LOCAL_NIX, make_elf, needs_nix
 
 from crio.errors import CrioError, ExitCode
 
 pytestmark = needs_nix
 
 MEMBERS = ("bin/crio", "bin/pinns")
-
-
-@pytest.fixture
-def inputs(tmp_path):
-    spec = write_nix_spec(tmp_path / "spec.toml", tag="v1.34.2")
-    elves = tmp_path / "elves"
-    written = write_elves(elves)
-    return spec, elves, written
 
 
 def _nix_dir_for(tmp_path: Path, elves: Path) -> Path:
