@@ -5,10 +5,17 @@ staging directory: regular files, directories and links inside `cri-o/`
 only; no absolute names, `..`, devices, FIFOs, setuid/setgid bits,
 duplicates, links leading out, or more than the size limit. The same rules
 as scripts/get's listing check, so both installers refuse the same archives.
+
+Each regular file is hashed as it is written, and when the bundle carries a
+manifest.json (the builder's last entry) every file it lists must have been
+extracted with that sha256: the check the in-bundle install script would
+otherwise repeat by reading every file again, done here while the bytes pass.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import posixpath
 import queue
@@ -19,7 +26,7 @@ from pathlib import Path
 
 from isal import igzip
 
-from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_TOP
+from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_MANIFEST, BUNDLE_TOP
 from crio.errors import CrioError, ExitCode
 
 SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9._+@%=,:~/-]+$")
@@ -144,14 +151,62 @@ class _QueueReader:
                 self.done = True
 
 
-def extract_stream(source: _QueueReader | object, staging: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-    """Decompress (isal) and untar `source` into `staging`, checking each member before writing it."""
+class _HashingTarFile(tarfile.TarFile):
+    """A TarFile that hashes each regular file while writing it (sparse members are refused before)."""
+
+    hashes: dict[str, str]
+
+    def makefile(self, tarinfo: tarfile.TarInfo, targetpath: str) -> None:
+        source = self.fileobj
+        assert source is not None
+        source.seek(tarinfo.offset_data)
+        digest = hashlib.sha256()
+        left = tarinfo.size
+        with open(targetpath, "wb") as target:
+            while left:
+                block = source.read(min(left, self.copybufsize or 1 << 20))
+                if not block:
+                    raise tarfile.ReadError("unexpected end of data")
+                digest.update(block)
+                target.write(block)
+                left -= len(block)
+        self.hashes[tarinfo.name] = digest.hexdigest()
+
+
+def check_manifest(manifest: bytes, hashes: dict[str, str]) -> None:
+    """Every file manifest.json lists was extracted with the sha256 it lists (the install script's check)."""
+    try:
+        files = json.loads(manifest)["files"]
+        listed = {str(f["path"]): str(f["sha256"]).lower() for f in files}
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UnsafeArchive(f"{BUNDLE_MANIFEST} is not a bundle manifest ({exc}): expected "
+                            '"files": [{"path": ..., "sha256": ...}]') from None
+    if not listed:
+        raise UnsafeArchive(f"{BUNDLE_MANIFEST} lists no files")
+    for path, expected in listed.items():
+        relative = path.removeprefix(f"{BUNDLE_TOP}/").removeprefix("./")
+        got = hashes.get(f"{BUNDLE_TOP}/{relative}")
+        if got is None:
+            raise UnsafeArchive(f"{relative} is listed in {BUNDLE_MANIFEST} but missing from the bundle "
+                                "(or not a regular file)")
+        if got != expected:
+            raise UnsafeArchive(f"{relative} does not match {BUNDLE_MANIFEST} (sha256 {got}, expected {expected})")
+
+
+def extract_stream(source: _QueueReader | object, staging: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bool:
+    """Decompress (isal) and untar `source` into `staging`, checking each member before writing it.
+
+    Returns whether the bundle's manifest.json was there and every file it lists matched.
+    """
     checker = MemberChecker(max_bytes)
+    manifest_name = f"{BUNDLE_TOP}/{BUNDLE_MANIFEST}"
     try:
         # 1 MiB reads: tarfile's default 10 KiB record reads make decompression call-bound.
         with igzip.IGzipFile(fileobj=source, mode="rb") as gz, \
-                tarfile.open(fileobj=gz, mode="r|", bufsize=1 << 20) as tf:
+                _HashingTarFile.open(fileobj=gz, mode="r|", bufsize=1 << 20) as tf:
+            assert isinstance(tf, _HashingTarFile)
             tf.copybufsize = 1 << 20
+            tf.hashes = {}
             for member in tf:
                 checker.check(member)
                 tf.extract(member, staging, filter="data")
@@ -163,6 +218,10 @@ def extract_stream(source: _QueueReader | object, staging: Path, max_bytes: int 
         raise UnsafeArchive("the tarball is empty")
     if not (staging / BUNDLE_TOP / BUNDLE_INSTALL_SCRIPT).is_file():
         raise UnsafeArchive(f"the bundle has no {BUNDLE_TOP}/{BUNDLE_INSTALL_SCRIPT}")
+    if manifest_name not in tf.hashes:
+        return False
+    check_manifest((staging / manifest_name).read_bytes(), tf.hashes)
+    return True
 
 
 class StreamingExtractor:
@@ -174,12 +233,13 @@ class StreamingExtractor:
         self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self.reader = _QueueReader(self.chunks)
         self.error: BaseException | None = None
+        self.manifest_checked = False
         self.thread = threading.Thread(target=self._run, args=(max_bytes,), daemon=True)
         self.thread.start()
 
     def _run(self, max_bytes: int) -> None:
         try:
-            extract_stream(self.reader, self.staging, max_bytes)
+            self.manifest_checked = extract_stream(self.reader, self.staging, max_bytes)
         except CrioError as exc:
             self.error = exc
         except BaseException as exc:

@@ -192,6 +192,7 @@ def _fetch_verify_install(plan: resolve.Plan, options: Options, key: Path | None
         partial.parent.mkdir(parents=True, exist_ok=True)
     sink = open(partial, "wb") if partial is not None else None
     progress: tqdm | None = None
+    manifest_checked = False
 
     def on_length(length: int | None) -> None:
         nonlocal progress
@@ -228,6 +229,7 @@ def _fetch_verify_install(plan: resolve.Plan, options: Options, key: Path | None
             say(f"no signature is published for {name}: verified by sha256 only")
         if extractor is not None:
             extractor.finish()
+            manifest_checked = extractor.manifest_checked
             extractor = None
     except BaseException:
         if extractor is not None:
@@ -245,5 +247,6 @@ def _fetch_verify_install(plan: resolve.Plan, options: Options, key: Path | None
             (options.download_dir / (name + ".sig")).write_bytes(signature)
         say(f"downloaded and verified {name} into {options.download_dir}")
         return
-    transaction.install_bundle(work / "staging", destdir, say)
+    transaction.install_bundle(work / "staging", destdir, say,
+                               digest.hexdigest() if manifest_checked else None)
     say(f"installed CRI-O {plan.revision} ({plan.arch})")

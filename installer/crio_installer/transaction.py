@@ -179,9 +179,20 @@ def commit(txn: Path, destdir: str) -> None:
     discard(txn, destdir)
 
 
-def install_bundle(staging: Path, destdir: str, log: Log) -> None:
-    """Run `cri-o/install` in a transaction: on failure the previous installation is restored."""
+def install_bundle(staging: Path, destdir: str, log: Log, verified_sha256: str | None = None) -> None:
+    """Run `cri-o/install` in a transaction: on failure the previous installation is restored.
+
+    `verified_sha256`: the tarball's sha256, when it was verified and every file was checked against
+    manifest.json while extracting; an install script that offers --verified-tarball then skips
+    hashing every file again (older ones are run as they are).
+    """
     bundle = staging / BUNDLE_TOP
+    extra: list[str] = []
+    if verified_sha256 is not None:
+        offered = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", "--help"], cwd=bundle,
+                                 capture_output=True, text=True, check=False)
+        if offered.returncode == 0 and "--verified-tarball SHA256" in offered.stdout:
+            extra = ["--verified-tarball", verified_sha256]
     listed = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", "--list"], cwd=bundle,
                             capture_output=True, text=True, check=False)
     if listed.returncode != 0:
@@ -194,7 +205,7 @@ def install_bundle(staging: Path, destdir: str, log: Log) -> None:
     txn = begin(paths, destdir)
     log(f"installing {len(raw)} files")
     try:
-        result = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}"], cwd=bundle, check=False)
+        result = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", *extra], cwd=bundle, check=False)
     except BaseException:
         rollback(txn, destdir)
         raise
