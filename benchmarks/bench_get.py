@@ -3,8 +3,10 @@
 Reference (same run, same server): `curl -fsSLo F URL && curl -fsSLo F.sha256sum URL.sha256sum &&
 sha256sum -c F.sha256sum && tar xzf F`. Both installers do all of that plus the entry checks and the
 bundle's own install script (a copy of every file into DESTDIR, with a sha256 record), so the ratio
-includes work the reference does not do. A bundle of --size MB (default 120) of random-ish bytes
-(a 32-symbol alphabet, so gzip saves about a third) is served by a local HTTP server.
+includes work the reference does not do. The bundle is shaped like the builder's: the real in-bundle
+install script and files of release/crio_release/bundle_files, --size MB (default 120) of random-ish
+binaries (a 32-symbol alphabet, so gzip saves about a third), and manifest.json as the last entry.
+It is served by a local HTTP server.
 
     .venv/bin/python benchmarks/bench_get.py [--size MB] [--runs N] [--json]
 """
@@ -25,7 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from helpers.get_fixtures import CRIO_GET, GET_SCRIPT, bundle_files, lay_out_bucket, write_side_files  # noqa: E402
+from helpers.bundle_install import BUNDLE_FILES, write_manifest  # noqa: E402
+from helpers.get_fixtures import CRIO_GET, GET_SCRIPT, lay_out_bucket, write_side_files  # noqa: E402
 from helpers.http_server import FaultServer  # noqa: E402
 
 from crio.artifacts import artifact_url, tarball_name  # noqa: E402
@@ -42,23 +45,30 @@ def random_ish(size: int, seed: int) -> bytes:
 
 
 def build_bucket(root: Path, size_mb: int) -> Path:
-    files = bundle_files(REVISION)
-    half = size_mb * 1024 * 1024 // 2
-    files["bin/crio"] = (b"#!/bin/sh\n" + random_ish(half, 1), 0o755)
-    files["bin/conmon"] = (random_ish(half, 2), 0o755)
     stage = root / "stage" / "cri-o"
-    for name, (data, mode) in files.items():
+    shutil.copytree(BUNDLE_FILES, stage)
+    half = size_mb * 1024 * 1024 // 2
+    for name, data in (("bin/crio", b"#!/bin/sh\n" + random_ish(half, 1)), ("bin/conmon", random_ish(half, 2))):
         path = stage / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        path.chmod(mode)
+        path.chmod(0o755)
+    write_manifest(stage)
+    # Sorted, manifest.json last: the order the bundle builder writes.
+    members = sorted(p.relative_to(stage.parent).as_posix() for p in stage.rglob("*") if p.name != "manifest.json")
+    members = ["cri-o", *members, "cri-o/manifest.json"]
     tarball = root / "build" / tarball_name(ARCH, REVISION)
     tarball.parent.mkdir(parents=True)
     with open(tarball, "wb") as out:
-        tar = subprocess.Popen(["tar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-cf", "-",
-                                "-C", str(stage.parent), "cri-o"], stdout=subprocess.PIPE)
-        subprocess.run(["gzip", "-n", "-6"], stdin=tar.stdout, stdout=out, check=True)
-        tar.wait()
+        tar = subprocess.Popen(["tar", "--no-recursion", "--owner=0", "--group=0", "--numeric-owner", "-cf", "-",
+                                "-C", str(stage.parent), "-T", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        gz = subprocess.Popen(["gzip", "-n", "-6"], stdin=tar.stdout, stdout=out)
+        assert tar.stdin is not None and tar.stdout is not None
+        tar.stdout.close()
+        tar.stdin.write("".join(f"{m}\n" for m in members).encode())
+        tar.stdin.close()
+        if tar.wait() or gz.wait():
+            raise SystemExit("building the benchmark bundle failed")
     shutil.rmtree(root / "stage")
     write_side_files(tarball)
     return lay_out_bucket(root / "bucket", [tarball])
