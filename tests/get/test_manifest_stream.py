@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,35 @@ def test_crio_get_refuses_a_bundle_whose_manifest_lies(tmp_path: Path) -> None:
     assert result.returncode == ExitCode.VERIFICATION, result.stderr
     assert "bin/crio does not match manifest.json" in result.stderr
     assert snapshot(destdir) == {}
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+@pytest.mark.parametrize("absolute", [False, True], ids=["relative-link", "absolute-link"])
+def test_a_link_then_a_file_through_it_writes_nothing_outside(installer: str, absolute: bool,
+                                                              tmp_path: Path) -> None:
+    """scripts/get now extracts before it checks the listing: tar itself must not write through a link out."""
+    escape = tmp_path / "escape"
+    escape.mkdir()
+    target = str(escape) if absolute else "../../../../escape"   # from TMPDIR/crio-get.X/staging/cri-o/
+    directory = tmp_path / "b"
+    directory.mkdir()
+    tarball = directory / tarball_name("amd64", TAG)
+    with gzip.open(tarball, "wb") as gz, tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        for name, (data, mode) in sorted(bundle_files(TAG).items()):
+            info = tarfile.TarInfo(f"cri-o/{name}")
+            info.size, info.mode = len(data), mode
+            tf.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("cri-o/out")
+        link.type, link.linkname = tarfile.SYMTYPE, target
+        tf.addfile(link)
+        payload = tarfile.TarInfo("cri-o/out/pwned")
+        payload.size = 3
+        tf.addfile(payload, io.BytesIO(b"owned"[:3]))
+    write_side_files(tarball)
+    destdir = tmp_path / "dest"
+    destdir.mkdir()
+    result = run_get(installer, ["-f", str(tarball)], destdir=destdir, tmpdir=tmp_path / "tmp")
+    assert result.returncode == ExitCode.VERIFICATION, result.stderr
+    assert list(escape.iterdir()) == []
+    assert snapshot(destdir) == {}
+    assert list((tmp_path / "tmp").iterdir()) == []
