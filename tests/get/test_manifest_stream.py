@@ -131,3 +131,19 @@ def test_a_link_then_a_file_through_it_writes_nothing_outside(installer: str, ab
     assert list(escape.iterdir()) == []
     assert snapshot(destdir) == {}
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_a_gzip_crc_error_is_refused_with_nothing_installed(installer: str, tmp_path: Path) -> None:
+    """The decompressor's failure counts even when tar saw a complete archive (one pass, pipefail)."""
+    tarball = write_tarball(tmp_path / tarball_name("amd64", TAG), bundle_files(TAG))
+    data = bytearray(tarball.read_bytes())
+    data[-6] ^= 0xFF          # inside the gzip trailer's CRC32
+    tarball.write_bytes(bytes(data))
+    write_side_files(tarball)
+    destdir = tmp_path / "dest"
+    destdir.mkdir()
+    result = run_get(installer, ["-f", str(tarball)], destdir=destdir, tmpdir=tmp_path / "tmp")
+    assert result.returncode == ExitCode.VERIFICATION, result.stderr
+    assert "crc" in result.stderr.lower()
+    assert snapshot(destdir) == {}
