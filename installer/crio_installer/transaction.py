@@ -212,6 +212,10 @@ def install_bundle(staging: Path, destdir: str, log: Log, verified_sha256: str |
     if result.returncode != 0:
         log(f"the bundle's install script failed (exit {result.returncode}): restoring the previous installation")
         rollback(txn, destdir)
+        if result.returncode == ExitCode.VERIFICATION:
+            # The script's own verification failure: the bundle is bad, not the host.
+            raise CrioError("the bundle failed its own verification; the previous installation is restored",
+                            ExitCode.VERIFICATION)
         raise CrioError(f"install failed (exit {result.returncode}); the previous installation is restored",
                         ExitCode.INSTALL)
     commit(txn, destdir)
