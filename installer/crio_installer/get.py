@@ -20,10 +20,10 @@ from tqdm import tqdm
 
 from crio.arch import ARCHITECTURES, normalize_arch
 from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_TOP, INSTALL_RECORD, tarball_name
+from crio.download import Fetcher, NotFound, RetryPolicy
 from crio.errors import CrioError, ExitCode
 from crio.revision import parse_revision
 from crio_installer import resolve, transaction, verify
-from crio_installer.download import Fetcher, NotFound, RetryPolicy
 from crio_installer.extract import StreamingExtractor, max_bytes_from_env
 
 INSTALL_VARIABLES = ("DESTDIR", "PREFIX", "ETCDIR", "BINDIR", "LIBEXECDIR", "MANDIR", "SYSTEMDDIR",

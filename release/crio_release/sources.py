@@ -14,7 +14,6 @@ import importlib
 import shutil
 import tarfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,9 +25,8 @@ from crio_release.spec import Component, Source
 
 #: Download retries and the first back-off delay (doubled each time).
 ATTEMPTS = 4
-BACKOFF = 0.25
+RETRY_DELAY = 0.25
 TIMEOUT = 60
-_RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
 @dataclass(frozen=True)
@@ -95,49 +93,35 @@ class SourceFetcher:
         return _place(component, source, extracted)
 
     def _download(self, component: Component, url: str, expected: str) -> Path:
-        import requests  # here: its import is slow and most builds download nothing
+        """Fetch `url` with the shared retrying, resuming reader, hashing while writing."""
+        from crio.download import (  # here: requests is slow to import; most builds fetch nothing
+            Fetcher,
+            RetryPolicy,
+        )
 
         target_dir = self.work_dir / "downloads"
         target_dir.mkdir(parents=True, exist_ok=True)
         target = target_dir / expected
-        last_error = ""
-        with requests.Session() as session:   # one per download: sessions are not shared across threads
-            for attempt in range(ATTEMPTS):
-                if attempt:
-                    time.sleep(BACKOFF * 2 ** (attempt - 1))
-                try:
-                    digest = self._fetch_once(session, url, target, component.name)
-                except _Retryable as exc:
-                    last_error = str(exc)
-                    continue
-                except requests.RequestException as exc:
-                    last_error = f"{type(exc).__name__}: {exc}"
-                    continue
-                if digest != expected:
-                    target.unlink(missing_ok=True)
-                    raise CrioError(
-                        f"component {component.name}: sha256 mismatch for {url}: expected {expected}, got {digest}",
-                        ExitCode.CHECKSUM,
-                    )
-                return target
-        raise CrioError(
-            f"component {component.name}: cannot download {url} after {ATTEMPTS} attempts: {last_error}",
-            ExitCode.BUILD,
-        )
-
-    def _fetch_once(self, session: Any, url: str, target: Path, name: str) -> str:
         digest = hashlib.sha256()
-        with session.get(url, stream=True, timeout=TIMEOUT) as response:
-            if response.status_code in _RETRY_STATUS:
-                raise _Retryable(f"HTTP {response.status_code}")
-            if response.status_code != 200:
-                raise CrioError(f"component {name}: download of {url} failed: HTTP {response.status_code}",
-                                ExitCode.BUILD)
+        fetcher = Fetcher(RetryPolicy(timeout=TIMEOUT, attempts=ATTEMPTS, delay=RETRY_DELAY),
+                          user_agent="crio-release")
+        try:
             with open(target, "wb") as out:
-                for chunk in response.iter_content(CHUNK):
+                for chunk in fetcher.stream(url):
                     digest.update(chunk)
                     out.write(chunk)
-        return digest.hexdigest()
+        except CrioError as exc:
+            target.unlink(missing_ok=True)
+            raise CrioError(f"component {component.name}: {exc.message}", ExitCode.BUILD) from None
+        finally:
+            fetcher.session.close()
+        if digest.hexdigest() != expected:
+            target.unlink(missing_ok=True)
+            raise CrioError(
+                f"component {component.name}: sha256 mismatch for {url}: expected {expected}, got {digest.hexdigest()}",
+                ExitCode.CHECKSUM,
+            )
+        return target
 
     def _extract(self, component: Component, source: Source, archive: Path) -> dict[str, Path]:
         tag = hashlib.sha256("\0".join(source.members).encode()).hexdigest()[:16]
@@ -231,10 +215,6 @@ class SourceFetcher:
             ) from None
         # nix reads its pins from the very spec this bundle is built from.
         return Path(module.nix_output(attr, nix_dir=self.nix_dir, nix_result=self.nix_result, spec=self.spec_path))
-
-
-class _Retryable(Exception):
-    pass
 
 
 def _place(component: Component, source: Source, found: dict[str, Path]) -> list[StagedFile]:

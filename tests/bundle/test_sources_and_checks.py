@@ -92,12 +92,13 @@ def test_checksum_mismatch_names_component_and_both_hashes(tmp_path: Path, http_
 
 def test_download_gives_up_after_retries(tmp_path: Path, http_files: FileServer, bundle_files: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("crio_release.sources.BACKOFF", 0.01)
+    monkeypatch.setattr("crio_release.sources.RETRY_DELAY", 0.01)
     url = http_files.add("/flaky", b"x", fail_first=10)
     with pytest.raises(CrioError) as err:
         build(_one_url_spec(tmp_path, url, sha(b"x")), tmp_path / "out", bundle_files)
     assert err.value.exit_code == ExitCode.BUILD
-    assert "component crun: cannot download" in err.value.message and "HTTP 503" in err.value.message
+    assert err.value.message.startswith(f"component crun: downloading {url} failed after 4 attempts")
+    assert "503" in err.value.message
     assert http_files.hits("/flaky") == 4   # ATTEMPTS, once for both architectures
 
 
@@ -275,7 +276,7 @@ def test_http_404_is_not_retried(tmp_path: Path, http_files: FileServer, bundle_
     url = f"{http_files.base}/gone"
     with pytest.raises(CrioError) as err:
         build(_one_url_spec(tmp_path, url, "1" * 64), tmp_path / "out", bundle_files)
-    assert err.value.message == f"component crun: download of {url} failed: HTTP 404"
+    assert err.value.message == f"component crun: {url} not found (HTTP 404)"
     assert err.value.exit_code == ExitCode.BUILD
     assert http_files.hits("/gone") == 1
 

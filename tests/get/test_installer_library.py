@@ -8,13 +8,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from crio_installer.download import DownloadFailed, Fetcher, NotFound, RetryPolicy
 from crio_installer.extract import MemberChecker, StreamingExtractor, UnsafeArchive
 from crio_installer.resolve import marker_or_revision, read_marker
 from crio_installer.verify import signature_policy
 from helpers.get_fixtures import HOSTILE_KINDS, hostile_tarball, write_bundle
 from helpers.http_server import FaultServer
 
+from crio.download import DownloadFailed, Fetcher, NotFound, RetryPolicy
 from crio.errors import CrioError, ExitCode
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

@@ -1,6 +1,7 @@
 """HTTP(S) and file:// reads with retries and resume, as a stream of chunks.
 
-The same classification as scripts/get: 403/404/410 mean "not published",
+Shared by the node side (crio-get) and the bundle builder's `url` sources, so
+both classify failures and resume the same way. The same classification as scripts/get: 403/404/410 mean "not published",
 408/429/5xx, resets, stalls and short bodies are retried (resuming with a
 Range request from the last byte received), any other 4xx is permanent.
 """
@@ -62,10 +63,11 @@ def _file_path(url: str) -> str:
 class Fetcher:
     """One requests session for all reads of a run."""
 
-    def __init__(self, policy: RetryPolicy | None = None, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, policy: RetryPolicy | None = None, log: Callable[[str], None] | None = None,
+                 user_agent: str = "crio-get") -> None:
         self.policy = policy or RetryPolicy()
         self.session = requests.Session()
-        self.session.headers["User-Agent"] = "crio-get"
+        self.session.headers["User-Agent"] = user_agent
         self.log = log or (lambda _msg: None)
 
     def read_small(self, url: str, limit: int = SMALL_LIMIT) -> bytes:
