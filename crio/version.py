@@ -64,9 +64,10 @@ _LABELS = {
 }
 
 
-def _git(args: list[str], cwd: Path) -> str | None:
+def git_output(args: list[str], cwd: Path) -> str | None:
+    """What `git ARGS` prints in `cwd`, stripped, or None when git is missing or fails (no checkout)."""
     try:
-        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True)
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip()
@@ -75,8 +76,8 @@ def _git(args: list[str], cwd: Path) -> str | None:
 def collect_build_info(source_dir: Path | None = None, build_date: datetime | None = None) -> BuildInfo:
     """Describe a build of `source_dir` (default: this package's checkout) now, from git."""
     root = source_dir or Path(__file__).resolve().parent.parent
-    commit = _git(["rev-parse", "HEAD"], root) or "unknown"
-    status = _git(["status", "--porcelain", "--untracked-files=no"], root)
+    commit = git_output(["rev-parse", "HEAD"], root) or "unknown"
+    status = git_output(["status", "--porcelain", "--untracked-files=no"], root)
     tree = "unknown" if status is None else ("dirty" if status else "clean")
     when = build_date or datetime.now(UTC)
     return BuildInfo(

@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -45,7 +44,7 @@ from crio.checksums import format_sha256sum
 from crio.errors import CrioError, ExitCode
 from crio.manifest import build_revision_manifest, write_revision_manifest
 from crio.revision import Revision
-from crio.version import BuildInfo, version
+from crio.version import BuildInfo, git_output, version
 from crio_release.checks import check_conflicts, check_elf_machines
 from crio_release.sbom import SbomInput, write_sbom
 from crio_release.sources import SourceFetcher, StagedFile
@@ -122,27 +121,22 @@ def resolve_mtime(source_date_epoch: int | None, revision: Revision) -> int:
         if not env.isdigit():
             raise CrioError(f"SOURCE_DATE_EPOCH must be seconds since 1970 (digits), got {env!r}", ExitCode.USAGE)
         return int(env)
-    ref = f"{revision}^{{commit}}"
-    try:
-        out = subprocess.run(["git", "show", "-s", "--format=%ct", ref], cwd=REPO_ROOT,
-                             capture_output=True, text=True, timeout=30, check=True)
-        return int(out.stdout.strip())
-    except (OSError, subprocess.SubprocessError, ValueError):
+    stamp = git_output(["show", "-s", "--format=%ct", f"{revision}^{{commit}}"], REPO_ROOT)
+    if stamp is None or not stamp.isdigit():
         raise CrioError(
             f"cannot find the commit date of {revision} in {REPO_ROOT}; pass --source-date-epoch N "
             f"or set SOURCE_DATE_EPOCH",
             ExitCode.USAGE,
-        ) from None
+        )
+    return int(stamp)
 
 
 def _tree_state() -> str:
     """clean/dirty of the crio/ package the zipapp is built from (unknown without git)."""
-    try:
-        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "crio"],
-                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=True)
-    except (OSError, subprocess.SubprocessError):
+    status = git_output(["status", "--porcelain", "--untracked-files=no", "--", "crio"], REPO_ROOT)
+    if status is None:
         return "unknown"
-    return "dirty" if out.stdout.strip() else "clean"
+    return "dirty" if status else "clean"
 
 
 def _build_info(revision: Revision, mtime: int) -> BuildInfo:

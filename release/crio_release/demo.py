@@ -31,6 +31,7 @@ from crio.checksums import sha256_file
 from crio.errors import CrioError, ExitCode
 from crio.revision import Revision, parse_revision
 from crio.signing import generate_keypair
+from crio.version import git_output
 from crio_release.bundle import REPO_ROOT, build_bundles
 from crio_release.markers import read_markers
 from crio_release.publish import publish_revision
@@ -77,12 +78,11 @@ class DemoReport:
 
 
 def _git(*args: str) -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise CrioError(f"the demo builds the current commit, but git failed in {REPO_ROOT}: {exc}",
-                        ExitCode.GIT) from None
-    return out.stdout.strip()
+    out = git_output(list(args), REPO_ROOT)
+    if out is None:
+        raise CrioError(f"the demo builds the current commit, but `git {' '.join(args)}` failed in {REPO_ROOT}",
+                        ExitCode.GIT)
+    return out
 
 
 def current_commit() -> tuple[Revision, str | None, bool]:
