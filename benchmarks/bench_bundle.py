@@ -26,8 +26,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from measure import measure
 
 ROOT = Path(__file__).resolve().parent.parent
 REV = "0123456789abcdef0123456789abcdef01234567"
@@ -102,18 +103,6 @@ def write_spec(path: Path, top: Path) -> None:
     path.write_text("schema = 1\n\n" + "\n".join(blocks))
 
 
-def run(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds (user + sys, children included) and peak RSS (MB) of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=int, default=200)
@@ -160,7 +149,8 @@ def main() -> None:
                     continue
                 if name == "crio-release bundle" and out_dir.exists():
                     shutil.rmtree(out_dir)
-                wall, cpu, rss = run(cmd)
+                m = measure(cmd)
+                wall, cpu, rss = m.wall, m.cpu, m.rss_mb
                 row = results[name]
                 row["wall_s"] = round(min(row["wall_s"], wall), 3)
                 row["cpu_s"] = round(min(row["cpu_s"], cpu), 3)

@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from measure import measure
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -74,29 +76,10 @@ def build_bucket(root: Path, size_mb: int) -> Path:
     return lay_out_bucket(root / "bucket", [tarball])
 
 
-#: Runs the command and prints its wall time and its own peak RSS. A small launcher, because a child's
-#: ru_maxrss starts from its parent's RSS at fork time (this process holds the generated bundle).
-LAUNCHER = """
-import os, subprocess, sys, time
-start = time.perf_counter()
-proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-err = proc.stderr.read()
-_, status, usage = os.wait4(proc.pid, 0)
-code = os.waitstatus_to_exitcode(status)
-if code:
-    sys.stderr.write(err.decode())
-print(time.perf_counter() - start, usage.ru_maxrss, code)
-"""
-
-
-def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of the command's own process, measured by a small launcher."""
-    out = subprocess.run([sys.executable, "-c", LAUNCHER, *command], env=env, cwd=cwd, capture_output=True,
-                         text=True, check=True)
-    wall, rss, code = out.stdout.split()
-    if int(code) != 0:
-        raise SystemExit(f"{command[:3]} failed ({code}): {out.stderr}")
-    return float(wall), int(rss)
+def _measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (KiB) of the command's own process."""
+    m = measure(command, env=env, cwd=cwd)
+    return m.wall, m.rss_mb * 1024
 
 
 def main() -> None:
@@ -124,16 +107,16 @@ def main() -> None:
                 work.mkdir()
                 reference = (f"curl -fsSLo {name} {url} && curl -fsSLo {name}.sha256sum {url}.sha256sum && "
                              f"sha256sum -c --quiet {name}.sha256sum && tar xzf {name}")
-                results["reference"].append(measure(["bash", "-c", reference], base_env, work))
+                results["reference"].append(_measure(["bash", "-c", reference], base_env, work))
                 shutil.rmtree(work)
                 for label, command in (("scripts/get", ["bash", str(GET_SCRIPT)]), ("crio-get", [str(CRIO_GET)])):
                     dest = tmp / f"dest-{run}"
                     env = {**base_env, "DESTDIR": str(dest)}
-                    results[label].append(measure([*command, "-a", ARCH, "-u", server.url, "-t", REVISION],
+                    results[label].append(_measure([*command, "-a", ARCH, "-u", server.url, "-t", REVISION],
                                                   env, tmp))
                     shutil.rmtree(dest)
                 dest = tmp / f"dest-alone-{run}"
-                results["install script"].append(measure(["bash", "./install"], {**base_env, "DESTDIR": str(dest)},
+                results["install script"].append(_measure(["bash", "./install"], {**base_env, "DESTDIR": str(dest)},
                                                          unpacked / "cri-o"))
                 shutil.rmtree(dest)
 
