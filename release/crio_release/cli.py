@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
 import click
 
@@ -28,18 +27,14 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def _available(target: str) -> bool:
-    module = target.partition(":")[0]
-    return importlib.util.find_spec(module) is not None
-
 
 class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name, target in COMMANDS.items() if _available(target))
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
-        if target is None or not _available(target):
+        if target is None:
             return None
         module, _, attr = target.partition(":")
         return getattr(importlib.import_module(module), attr)
