@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from measure import print_figures
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -106,10 +108,7 @@ def main() -> None:
     if args.json:
         print(json.dumps({"size_mb": args.size_mb, "figures": figures, "targets": targets}, indent=2))
         return
-    print(f"{'figure':<26}{'value':>12}  target")
-    for key, value in figures.items():
-        target = targets.get(key)
-        print(f"{key:<26}{value:>12}  {'<= ' + str(target) if target is not None else ''}")
+    print_figures(figures, targets)
 
 
 if __name__ == "__main__":

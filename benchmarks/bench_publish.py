@@ -27,6 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from measure import print_figures
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -136,10 +138,7 @@ def main() -> None:
     if args.json:
         print(json.dumps({"figures": figures, "targets": targets}, indent=2))
         return
-    print(f"{'figure':<24}{'value':>14}  target")
-    for key, value in figures.items():
-        target = targets.get(key)
-        print(f"{key:<24}{value:>14}  {'<= ' + str(target) if target is not None else ''}")
+    print_figures(figures, targets)
 
 
 if __name__ == "__main__":

@@ -40,3 +40,12 @@ def measure(command: list[str], *, env: dict[str, str] | None = None, cwd: Path 
     if data["code"] != 0:
         raise SystemExit(f"benchmark command failed ({data['code']}): {' '.join(command[:4])}\n{data['stderr']}")
     return Measurement(data["wall"], data["cpu"], data["rss_kib"] / 1024)
+
+
+def print_figures(figures: dict[str, object], targets: dict[str, float]) -> None:
+    """A `figure  value  target` table, the targets being upper limits."""
+    width = max(len(key) for key in figures) + 2
+    print(f"{'figure':<{width}}{'value':>14}  target")
+    for key, value in figures.items():
+        target = targets.get(key)
+        print(f"{key:<{width}}{value!s:>14}  {'<= ' + str(target) if target is not None else ''}")
