@@ -129,7 +129,7 @@ def main() -> None:
         ref_out, plain_out, out_dir = work / "ref.tgz", work / "plain.tgz", work / "out"
         builder = (
             "import sys\nfrom pathlib import Path\nfrom crio.revision import parse_revision\n"
-            "from crio_release.bundle import build_bundles\n"
+            "from crio_release.build.bundle import build_bundles\n"
             f"build_bundles(Path({str(spec)!r}), [{arch!r}], parse_revision({REV!r}), Path({str(out_dir)!r}), "
             f"source_date_epoch=1700000000, bundle_files=Path({str(top)!r}))\n"
         )

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLE_FILES = ROOT / "release" / "crio_release" / "bundle_files"
+BUNDLE_FILES = ROOT / "release" / "crio_release" / "build" / "files"
 BIN_NAMES = ("crio", "pinns", "conmon", "conmonrs", "crun", "runc", "crictl", "crio-status")
 CNI_NAMES = tuple(f"plugin-{i:02d}" for i in range(20))
 

@@ -4,7 +4,7 @@ Reference (same run, same server): `curl -fsSLo F URL && curl -fsSLo F.sha256sum
 sha256sum -c F.sha256sum && tar xzf F`. Both installers do all of that plus the entry checks and the
 bundle's own install script (a copy of every file into DESTDIR, with a sha256 record), so the ratio
 includes work the reference does not do. The bundle is shaped like the builder's: the real in-bundle
-install script and files of release/crio_release/bundle_files, --size MB (default 120) of random-ish
+install script and files of release/crio_release/build/files, --size MB (default 120) of random-ish
 binaries (a 32-symbol alphabet, so gzip saves about a third), and manifest.json as the last entry.
 It is served by a local HTTP server.
 

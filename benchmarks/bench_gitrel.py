@@ -32,9 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "release")]
 
-from crio_release.branching import ReleaseContext, tag_release  # noqa: E402
-from crio_release.gitrepo import open_repo  # noqa: E402
-from crio_release.notes import collect_notes, previous_tag  # noqa: E402
+from crio_release.gitrel.branching import ReleaseContext, tag_release  # noqa: E402
+from crio_release.gitrel.notes import collect_notes, previous_tag  # noqa: E402
+from crio_release.gitrel.repo import open_repo  # noqa: E402
 
 ENV = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
        "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",

@@ -36,7 +36,7 @@ PUBLISH = """
 import json, resource, sys, time
 from pathlib import Path
 from crio.revision import parse_revision
-from crio_release.publish import publish_revision
+from crio_release.publish.publish import publish_revision
 from google.cloud import storage  # imported before the clock starts, as in the plain run
 started = time.perf_counter()
 report = publish_revision(sys.argv[1], parse_revision(sys.argv[2]), Path(sys.argv[3]))

@@ -7,7 +7,7 @@
 # UNTESTED HERE: this file imports nixpkgs, which the machine that wrote it
 # cannot fetch. The tests evaluate nix/pins.nix (the pure half), fetch with
 # nix/sources.nix from local tarballs, and read this file's attribute names.
-{ spec ? ../release/crio_release/specs/production.toml
+{ spec ? ../release/crio_release/build/specs/production.toml
 , # The machine doing the build; other architectures are cross-compiled.
   system ? builtins.currentSystem
 }:

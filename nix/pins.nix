@@ -4,7 +4,7 @@
 # evaluate it with `nix-instantiate --eval --strict --json` on a machine without
 # nixpkgs or network. Every consistency check is an assert/throw here, so a pin
 # mismatch fails evaluation before anything is fetched or built.
-{ spec ? ../release/crio_release/specs/production.toml }:
+{ spec ? ../release/crio_release/build/specs/production.toml }:
 let
   specFile = toString spec;
   data = builtins.fromTOML (builtins.readFile spec);

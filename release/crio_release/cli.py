@@ -11,19 +11,19 @@ from crio.cli import run_main
 
 #: subcommand name -> "module:attribute" of its click command.
 COMMANDS: dict[str, str] = {
-    "support": "crio_release.support:support_command",
-    "bundle": "crio_release.bundle_cli:bundle_command",
-    "sign": "crio_release.sign_cli:sign_command",
-    "publish": "crio_release.publish_cli:publish_command",
-    "verify": "crio_release.publish_cli:verify_command",
-    "markers": "crio_release.publish_cli:markers_command",
-    "branch": "crio_release.git_cli:branch_group",
-    "forward": "crio_release.git_cli:forward_command",
-    "patch": "crio_release.git_cli:patch_command",
-    "tag": "crio_release.git_cli:tag_command",
-    "notes": "crio_release.notes_cli:notes_group",
-    "reconcile": "crio_release.reconcile_cli:reconcile_command",
-    "demo": "crio_release.demo:demo_command",
+    "support": "crio_release.commands.support:support_command",
+    "bundle": "crio_release.commands.bundle:bundle_command",
+    "sign": "crio_release.commands.sign:sign_command",
+    "publish": "crio_release.commands.publish:publish_command",
+    "verify": "crio_release.commands.publish:verify_command",
+    "markers": "crio_release.commands.publish:markers_command",
+    "branch": "crio_release.commands.branches:branch_group",
+    "forward": "crio_release.commands.branches:forward_command",
+    "patch": "crio_release.commands.branches:patch_command",
+    "tag": "crio_release.commands.branches:tag_command",
+    "notes": "crio_release.commands.notes:notes_group",
+    "reconcile": "crio_release.commands.reconcile:reconcile_command",
+    "demo": "crio_release.workflows.demo:demo_command",
 }
 
 

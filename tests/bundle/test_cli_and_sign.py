@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from crio_release.sign import sign_revision
+from crio_release.publish.sign import sign_revision
 from helpers.bundles import EPOCH, REV, make_embedded_bundles, write_spec
 
 from crio.artifacts import (

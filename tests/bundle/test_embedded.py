@@ -9,8 +9,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from crio_release.bundle import EMBEDDED_SPEC, build_bundles
-from crio_release.spec import load_spec
+from crio_release.build.bundle import EMBEDDED_SPEC, build_bundles
+from crio_release.build.spec import load_spec
 from helpers.bundles import EPOCH, REV, make_embedded_bundles
 
 from crio.artifacts import BUNDLE_MANIFEST, checksum_name, manifest_name, sbom_name, tarball_name

@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from crio_release.bundle import build_bundles
+from crio_release.build.bundle import build_bundles
 from helpers.bundles import EPOCH, REV, FileServer, fake_elf, make_tgz, write_spec
 
 from crio.artifacts import tarball_name
@@ -92,7 +92,7 @@ def test_checksum_mismatch_names_component_and_both_hashes(tmp_path: Path, http_
 
 def test_download_gives_up_after_retries(tmp_path: Path, http_files: FileServer, bundle_files: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("crio_release.sources.RETRY_DELAY", 0.01)
+    monkeypatch.setattr("crio_release.build.sources.RETRY_DELAY", 0.01)
     url = http_files.add("/flaky", b"x", fail_first=10)
     with pytest.raises(CrioError) as err:
         build(_one_url_spec(tmp_path, url, sha(b"x")), tmp_path / "out", bundle_files)
@@ -142,7 +142,7 @@ def test_elf_machine_mismatch(tmp_path: Path, bundle_files: Path) -> None:
 
 
 def test_elf_check_reads_big_endian_headers(tmp_path: Path) -> None:
-    from crio_release.checks import elf_machine
+    from crio_release.build.checks import elf_machine
 
     path = tmp_path / "s390"
     header = bytearray(fake_elf(path, 0).read_bytes())
@@ -228,14 +228,14 @@ def test_nix_source_without_the_nixbuild_module(tmp_path: Path, bundle_files: Pa
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    monkeypatch.setitem(sys.modules, "crio_release.nixbuild", None)   # import now fails as if absent
+    monkeypatch.setitem(sys.modules, "crio_release.build.nix", None)   # import now fails as if absent
     spec = write_spec(tmp_path / "spec.toml", component(
         "crio", "bin/crio", '[component.source.amd64]\nnix = "amd64"\nmember = "bin/crio"\n'))
     with pytest.raises(CrioError) as err:
         build(spec, tmp_path / "out", bundle_files, archs=("amd64",))
     assert err.value.exit_code == ExitCode.BUILD
     assert err.value.message == ("component crio: cannot build nix attribute amd64: "
-                                 "crio_release.nixbuild is missing")
+                                 "crio_release.build.nix is missing")
 
 
 def test_changed_input_changes_output(tmp_path: Path, bundle_files: Path) -> None:

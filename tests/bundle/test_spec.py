@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from crio_release.spec import load_spec
+from crio_release.build.spec import load_spec
 from helpers.bundles import write_spec
 
 from crio.errors import CrioError, ExitCode

@@ -9,7 +9,7 @@ import random
 import tarfile
 from pathlib import Path
 
-from crio_release.tarball import BLOCK_SIZE, TarballWriter
+from crio_release.build.tarball import BLOCK_SIZE, TarballWriter
 
 
 def _inputs(tmp_path: Path) -> list[tuple[str, int, Path]]:
@@ -80,7 +80,7 @@ def test_shrinking_file_is_an_error(tmp_path: Path, monkeypatch) -> None:
         def __init__(self, st: os.stat_result) -> None:
             self.st_size = st.st_size + 10
 
-    monkeypatch.setattr("crio_release.tarball.os.fstat", lambda fd: _Stat(real_fstat(fd)))
+    monkeypatch.setattr("crio_release.build.tarball.os.fstat", lambda fd: _Stat(real_fstat(fd)))
     writer = TarballWriter(io.BytesIO(), mtime=0, workers=1)
     with pytest.raises(CrioError, match="shrank while it was being read") as err:
         writer.add_file("cri-o/f", 0o644, path, what="component x")

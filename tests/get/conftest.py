@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from crio_release.publish import publish_revision
+from crio_release.publish.publish import publish_revision
 from helpers.bundles import make_embedded_bundles
 
 from crio.artifacts import arch_files

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from crio_release.gitrepo import open_repo
-from crio_release.notes import build_notes, collect_notes, kind_of, previous_tag, release_note_text
+from crio_release.gitrel.notes import build_notes, collect_notes, kind_of, previous_tag, release_note_text
+from crio_release.gitrel.repo import open_repo
 from helpers.gitrel import (
     GIT_IDENTITY,
     commit_file,

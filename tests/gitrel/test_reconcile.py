@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from crio_release.reconcile import missing_files
-from crio_release.storage import open_bucket
-from crio_release.verify import verify_revision
+from crio_release.publish.storage import open_bucket
+from crio_release.publish.verify import verify_revision
+from crio_release.workflows.reconcile import missing_files
 from helpers.gitrel import commit_file, configure, crio_release, git, tree_digest
 
 from crio.errors import ExitCode

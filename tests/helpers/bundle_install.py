@@ -1,6 +1,6 @@
-"""Build unpacked test bundles from release/crio_release/bundle_files and drive their real install script.
+"""Build unpacked test bundles from release/crio_release/build/files and drive their real install script.
 
-The main fixture installs the real embedded bundle (built by crio_release.bundle,
+The main fixture installs the real embedded bundle (built by crio_release.build.bundle,
 unpacked with tar); `make_bundle_tree` builds a variant with extra files (a
 fake `bin/crio-status`, a manifest.json in the builder's format) for the rules
 the embedded bundle cannot show. Other areas may use `run_install` (the script
@@ -22,7 +22,7 @@ import crio_release
 
 from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_MANIFEST, BUNDLE_TOP
 
-BUNDLE_FILES = Path(crio_release.__file__).parent / "bundle_files"
+BUNDLE_FILES = Path(crio_release.__file__).parent / "build" / "files"
 
 FAKE_CRIO_STATUS = b"#!/bin/sh\necho 'crio-status (test bundle)'\n"
 

@@ -1,4 +1,4 @@
-"""Real bundles for other areas' tests (installer, publisher, demo): built by crio_release.bundle from the embedded spec."""
+"""Real bundles for other areas' tests (installer, publisher, demo): built by crio_release.build.bundle from the embedded spec."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import tarfile
 import threading
 from pathlib import Path
 
-from crio_release.bundle import BuildResult, build_bundles
+from crio_release.build.bundle import BuildResult, build_bundles
 
 from crio.revision import Revision, parse_revision
 

@@ -33,7 +33,7 @@ from crio.checksums import format_sha256sum
 from crio.signing import sign_file
 
 #: The in-bundle install script of the fixture bundles: the contract of
-#: release/crio_release/bundle_files/install in ~40 lines (FAIL_AFTER makes it
+#: release/crio_release/build/files/install in ~40 lines (FAIL_AFTER makes it
 #: fail after copying that many files, to test rollback; KILL_AFTER kills its
 #: whole process group there, like a power cut, to test recovery).
 INSTALL_SCRIPT = r"""#!/usr/bin/env bash

@@ -2,7 +2,7 @@
 
 `make_elf` writes headers only (no code): enough for the bundle builder's ELF
 machine check and nixbuild.check_static_elf, in any class, byte order and
-linkage. `write_nix_spec` writes a spec that both crio_release.spec and
+linkage. `write_nix_spec` writes a spec that both crio_release.build.spec and
 nix/pins.nix accept, with crio and pinns from `nix` sources.
 """
 

@@ -96,7 +96,7 @@ def tree_snapshot(root: Path) -> dict[str, bytes]:
 
 def bucket_state(bucket_url: str) -> object:
     """A comparable picture of a bucket: every byte for file://, every object's generation and md5 for gs://."""
-    from crio_release.storage import open_bucket
+    from crio_release.publish.storage import open_bucket
 
     if bucket_url.startswith("file://"):
         from urllib.parse import urlparse
@@ -109,7 +109,7 @@ def race_publisher(bucket_url: str, revision: str, directory: str, emulator: str
     """One concurrent publisher process for race tests: wait at the barrier, publish, return the marker lines."""
     import os
 
-    from crio_release.publish import publish_revision
+    from crio_release.publish.publish import publish_revision
 
     if emulator:
         os.environ["STORAGE_EMULATOR_HOST"] = emulator

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from crio_release.nixbuild import nix_member, nix_output
+from crio_release.build.nix import nix_member, nix_output
 from helpers.nix import LOCAL_NIX, NO_CACHE, make_elf, needs_nix, write_nix_spec
 
 from crio.errors import CrioError, ExitCode

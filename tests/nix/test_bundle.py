@@ -38,7 +38,7 @@ def _nix_dir_for(tmp_path: Path, elves: Path) -> Path:
 
 
 def test_a_bundle_from_a_real_nix_build(inputs, tmp_path) -> None:
-    from crio_release.bundle import build_bundles
+    from crio_release.build.bundle import build_bundles
 
     from crio.revision import parse_revision
 
@@ -68,7 +68,7 @@ def test_a_bundle_from_a_real_nix_build(inputs, tmp_path) -> None:
     ids=["dynamic", "wrong-arch"],
 )
 def test_the_bundle_refuses_a_wrong_nix_output(inputs, tmp_path, attr, member, data, code, needle) -> None:
-    from crio_release.bundle import build_bundles
+    from crio_release.build.bundle import build_bundles
 
     from crio.revision import parse_revision
 

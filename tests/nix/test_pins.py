@@ -10,7 +10,7 @@ import json
 import tomllib
 
 import pytest
-from crio_release.nixbuild import NIX_ATTRIBUTES, NIX_MEMBERS, read_nix_pins
+from crio_release.build.nix import NIX_ATTRIBUTES, NIX_MEMBERS, read_nix_pins
 from helpers.nix import NIX_DIR, REPO, needs_nix, nix_eval_json, write_nix_spec
 
 from crio.arch import DEFAULT_BUILD_ARCHITECTURES, ELF_MACHINES, normalize_arch
@@ -19,7 +19,7 @@ from crio.errors import CrioError, ExitCode
 pytestmark = needs_nix
 
 PINS = str(NIX_DIR / "pins.nix")
-PRODUCTION_SPEC = REPO / "release" / "crio_release" / "specs" / "production.toml"
+PRODUCTION_SPEC = REPO / "release" / "crio_release" / "build" / "specs" / "production.toml"
 
 
 def _eval_pins(spec) -> dict:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import crio_release.storage as storage_module
+import crio_release.publish.storage as storage_module
 import pytest
-from crio_release.publish import publish_revision
-from crio_release.storage import open_bucket
+from crio_release.publish.publish import publish_revision
+from crio_release.publish.storage import open_bucket
 from helpers.gcs import FaultProxy
 from helpers.publish import make_revision_set
 

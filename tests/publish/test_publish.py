@@ -7,10 +7,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from crio_release.markers import read_markers, revision_problems
-from crio_release.publish import _upload_one, collect_local_set, publish_revision
-from crio_release.storage import Digests, open_bucket
-from crio_release.verify import verify_revision
+from crio_release.publish.markers import read_markers, revision_problems
+from crio_release.publish.publish import _upload_one, collect_local_set, publish_revision
+from crio_release.publish.storage import Digests, open_bucket
+from crio_release.publish.verify import verify_revision
 from helpers.publish import bucket_state, make_revision_set
 
 from crio.artifacts import IMMUTABLE_CACHE_CONTROL, MARKER_CACHE_CONTROL, artifact_url, tarball_name
@@ -213,7 +213,7 @@ def test_local_file_not_matching_its_manifest_is_never_uploaded(cas_bucket: str,
 
 
 def test_marker_compare_and_swap_rereads_after_a_conflict(cas_bucket: str) -> None:
-    from crio_release.markers import move_marker, plan_marker
+    from crio_release.publish.markers import move_marker, plan_marker
 
     from crio.artifacts import MarkerMove
 

@@ -11,8 +11,8 @@ import multiprocessing
 import os
 from pathlib import Path
 
-from crio_release.markers import read_markers
-from crio_release.verify import verify_revision
+from crio_release.publish.markers import read_markers
+from crio_release.publish.verify import verify_revision
 from helpers.publish import make_revision_set, race_publisher
 
 from crio.revision import parse_revision
@@ -26,7 +26,7 @@ def test_concurrent_publishers_leave_the_newest_complete_set(cas_bucket: str, tm
     # forkserver: children fork from a clean, thread-free server that imported the client once
     # (no fork of this process, which runs emulator threads; no 6x import cost of spawn).
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["helpers.publish", "crio_release.publish", "google.cloud.storage"])
+    context.set_forkserver_preload(["helpers.publish", "crio_release.publish.publish", "google.cloud.storage"])
     barrier = context.Manager().Barrier(PUBLISHERS)
     emulator = os.environ.get("STORAGE_EMULATOR_HOST")
     with context.Pool(PUBLISHERS) as pool:

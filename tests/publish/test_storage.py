@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from crio_release.storage import Digests, FileStorage, GcsStorage, PreconditionFailed, open_bucket
+from crio_release.publish.storage import Digests, FileStorage, GcsStorage, PreconditionFailed, open_bucket
 
 from crio.errors import CrioError, ExitCode
 

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from crio_release.pins import (
+from crio_release.build.pins import (
     PRODUCTION_SPEC,
     REQUIRED_ARCHS,
     REQUIRED_COMPONENTS,
@@ -88,7 +88,7 @@ def test_crio_version_is_the_nix_source_tag_and_nix_pins_are_well_formed() -> No
 
 
 def test_spec_loads_with_the_bundle_builders_loader() -> None:
-    from crio_release.spec import load_spec
+    from crio_release.build.spec import load_spec
 
     spec = load_spec(PRODUCTION_SPEC)
     names = [c.name for c in spec.components]

@@ -45,19 +45,19 @@ from crio.errors import CrioError, ExitCode
 from crio.manifest import build_revision_manifest, write_revision_manifest
 from crio.revision import Revision
 from crio.version import BuildInfo, git_output, version
-from crio_release.checks import check_conflicts, check_elf_machines
-from crio_release.sbom import SbomInput, write_sbom
-from crio_release.sources import SourceFetcher, StagedFile
-from crio_release.spec import RESERVED_NAME, Spec, load_spec
-from crio_release.tarball import TarballWriter, sort_key
+from crio_release.build.checks import check_conflicts, check_elf_machines
+from crio_release.build.sbom import SbomInput, write_sbom
+from crio_release.build.sources import SourceFetcher, StagedFile
+from crio_release.build.spec import RESERVED_NAME, Spec, load_spec
+from crio_release.build.tarball import TarballWriter, sort_key
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SPECS_DIR = PACKAGE_DIR / "specs"
 EMBEDDED_SPEC = SPECS_DIR / "embedded.toml"
-BUNDLE_FILES_DIR = PACKAGE_DIR / "bundle_files"
+BUNDLE_FILES_DIR = PACKAGE_DIR / "files"
 REPO_ROOT = Path(crio.__file__).resolve().parent.parent
 NIX_DIR = REPO_ROOT / "nix"
-#: Files every bundle carries from bundle_files/, with their modes.
+#: Files every bundle carries from files/, with their modes.
 BUNDLE_FILES: dict[str, int] = {BUNDLE_INSTALL_SCRIPT: 0o755, "Makefile": 0o644, "README.md": 0o644}
 MANIFEST_SCHEMA = 1
 BUILDER = RESERVED_NAME   # owner of the builder's own files in messages and the manifest

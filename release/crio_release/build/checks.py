@@ -11,7 +11,7 @@ from pathlib import Path
 
 from crio.arch import ELF_MACHINES
 from crio.errors import CrioError, ExitCode
-from crio_release.sources import StagedFile
+from crio_release.build.sources import StagedFile
 
 #: e_machine values we can name in messages.
 _MACHINE_NAMES = {62: "x86-64", 183: "aarch64", 21: "ppc64", 22: "s390", 3: "i386", 40: "arm", 243: "riscv"}

@@ -39,7 +39,7 @@ _ARG_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_'-]*$")
 
 def default_nix_dir() -> Path:
     """The repository's `nix/` directory (the package lives in release/crio_release/)."""
-    return Path(__file__).resolve().parents[2] / "nix"
+    return Path(__file__).resolve().parents[3] / "nix"
 
 
 # Building --------------------------------------------------------------------

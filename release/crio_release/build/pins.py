@@ -1,6 +1,6 @@
 """Checks of the production spec's pins: the rules a real release spec must keep.
 
-Why separate from `crio_release.spec`: the spec loader accepts any well-formed
+Why separate from `crio_release.build.spec`: the spec loader accepts any well-formed
 spec (tests build bundles from local paths, one architecture, no nix). A spec
 that ships to users must be stricter: every download pinned by sha256 over
 https, amd64 and arm64 both complete, nix pins that nix can actually use, and

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from crio.errors import CrioError, ExitCode
 from crio.revision import Revision
-from crio_release.spec import LICENSING_LOCK, Component, Source
-from crio_release.tarball import FileRecord, compressor_description
+from crio_release.build.spec import LICENSING_LOCK, Component, Source
+from crio_release.build.tarball import FileRecord, compressor_description
 
 NAMESPACE_BASE = "https://cri-o.io/spdx"
 BUNDLE_ID = "SPDXRef-Package-bundle"

@@ -21,7 +21,7 @@ from typing import Any
 from crio.checksums import CHUNK
 from crio.errors import CrioError, ExitCode
 from crio.version import BuildInfo
-from crio_release.spec import Component, Source
+from crio_release.build.spec import Component, Source
 
 #: Download retries and the first back-off delay (doubled each time).
 ATTEMPTS = 4
@@ -168,7 +168,7 @@ class SourceFetcher:
     def _stage_build(self, component: Component, source: Source, arch: str) -> list[StagedFile]:
         from dataclasses import replace
 
-        from crio_release.zipapp_build import build_crio_status_zipapp
+        from crio_release.build.zipapp import build_crio_status_zipapp
 
         def make() -> Path:
             out_dir = self.work_dir / "build" / arch
@@ -185,7 +185,7 @@ class SourceFetcher:
         assert source.nix is not None
         attr = source.nix
         output = self._once(f"nix:{attr}", lambda: self._nix_output(component, attr))
-        module = importlib.import_module("crio_release.nixbuild")
+        module = importlib.import_module("crio_release.build.nix")
         found: dict[str, Path] = {}
         for member in source.members:
             path = output / member
@@ -205,12 +205,12 @@ class SourceFetcher:
 
     def _nix_output(self, component: Component, attr: str) -> Path:
         try:
-            module = importlib.import_module("crio_release.nixbuild")
+            module = importlib.import_module("crio_release.build.nix")
         except ModuleNotFoundError as exc:
-            if exc.name != "crio_release.nixbuild":
+            if exc.name != "crio_release.build.nix":
                 raise
             raise CrioError(
-                f"component {component.name}: cannot build nix attribute {attr}: crio_release.nixbuild is missing",
+                f"component {component.name}: cannot build nix attribute {attr}: crio_release.build.nix is missing",
                 ExitCode.BUILD,
             ) from None
         # nix reads its pins from the very spec this bundle is built from.

@@ -1,4 +1,4 @@
-"""`crio-release branch cut | forward | patch | tag`: thin click commands over crio_release.branching."""
+"""`crio-release branch cut | forward | patch | tag`: thin click commands over crio_release.gitrel.branching."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from crio_release.branching import ReleaseContext, cut_branch, forward, prepare_patch, tag_release
-from crio_release.gitrepo import open_repo
-from crio_release.versionfile import DEFAULT_VERSION_FILE
+from crio_release.gitrel.branching import ReleaseContext, cut_branch, forward, prepare_patch, tag_release
+from crio_release.gitrel.repo import open_repo
+from crio_release.gitrel.versionfile import DEFAULT_VERSION_FILE
 
 COMMON_HELP = """
 \b

@@ -1,4 +1,4 @@
-"""`crio-release bundle`: thin click wrapper over crio_release.bundle.build_bundles."""
+"""`crio-release bundle`: thin click wrapper over crio_release.build.bundle.build_bundles."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ SOURCE_DATE_EPOCH says otherwise.
 def bundle_command(archs: tuple[str, ...], rev: str, spec: Path | None, out: Path, as_json: bool,
                    nix_result: Path | None, source_date_epoch: int | None) -> None:
     """Build reproducible cri-o.ARCH.REV.tar.gz bundles with .sha256sum and SPDX SBOM side files."""
-    from crio_release.bundle import build_bundles
+    from crio_release.build.bundle import build_bundles
 
     revision = parse_revision(rev)
     tty = sys.stderr.isatty()

@@ -1,4 +1,4 @@
-"""`crio-release notes [--from REV] --to REV` and `notes publish`: thin commands over crio_release.notes."""
+"""`crio-release notes [--from REV] --to REV` and `notes publish`: thin commands over crio_release.gitrel.notes."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from crio.arch import ARCHITECTURES
 from crio.artifacts import DEFAULT_BUCKET, public_base_url
 from crio.cli import arch_option
 from crio.errors import CrioError, ExitCode
-from crio_release.git_cli import add_help
-from crio_release.gitrepo import open_repo
-from crio_release.notes import ReleaseNotes, build_notes
-from crio_release.notes_publish import publish_notes
+from crio_release.commands.branches import add_help
+from crio_release.gitrel.notes import ReleaseNotes, build_notes
+from crio_release.gitrel.pages import publish_notes
+from crio_release.gitrel.repo import open_repo
 
 RANGE_HELP = """
 \b

@@ -51,7 +51,7 @@ def publish_command(bucket_url: str, rev: str, branch: str | None, repo: Path | 
       crio-release publish --bucket gs://cri-o --rev $SHA --branch main --repo . out/
       crio-release publish --bucket file:///srv/bucket --rev v1.22.3 --dry-run out/
     """
-    from crio_release.publish import publish_revision
+    from crio_release.publish.publish import publish_revision
 
     report = publish_revision(bucket_url, parse_revision(rev), directory, branch=branch, repo=repo,
                               archs=list(archs) or None, dry_run=dry_run, progress=sys.stderr.isatty())
@@ -83,7 +83,7 @@ def verify_command(bucket_url: str, rev: str, key_path: Path | None, archs: tupl
     Examples:
       crio-release verify --bucket gs://cri-o --rev v1.22.3 --key cosign.pub
     """
-    from crio_release.verify import verify_revision
+    from crio_release.publish.verify import verify_revision
 
     revision = parse_revision(rev)
     problems = verify_revision(bucket_url, revision, key=_read_key(key_path), archs=list(archs) or None)
@@ -105,7 +105,7 @@ def markers_command(bucket_url: str, as_json: bool) -> None:
       crio-release markers --bucket gs://cri-o
       crio-release markers --bucket file:///srv/bucket --json
     """
-    from crio_release.markers import read_markers
+    from crio_release.publish.markers import read_markers
 
     states = read_markers(bucket_url)
     if as_json:

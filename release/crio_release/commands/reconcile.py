@@ -10,8 +10,8 @@ from crio.arch import DEFAULT_BUILD_ARCHITECTURES
 from crio.cli import arch_option
 from crio.errors import CrioError, ExitCode
 from crio.revision import Version
-from crio_release.gitrepo import open_repo
-from crio_release.reconcile import reconcile
+from crio_release.gitrel.repo import open_repo
+from crio_release.workflows.reconcile import reconcile
 
 
 @click.command("reconcile")

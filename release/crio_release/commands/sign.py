@@ -1,4 +1,4 @@
-"""`crio-release sign`: thin click wrapper over crio_release.sign.sign_revision."""
+"""`crio-release sign`: thin click wrapper over crio_release.publish.sign.sign_revision."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ Signatures are base64 ECDSA P-256 (cosign blob format, openssl-verifiable).
 @click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
 def sign_command(directory: Path, rev: str, key: Path | None, as_json: bool) -> None:
     """Sign the tarballs, SBOMs and revision manifest that `crio-release bundle` wrote into DIRECTORY."""
-    from crio_release.sign import load_signing_key, sign_revision
+    from crio_release.publish.sign import load_signing_key, sign_revision
 
     revision = parse_revision(rev)
     written = sign_revision(directory, revision, load_signing_key(key))

@@ -15,7 +15,7 @@ import git
 from crio.artifacts import release_branch
 from crio.errors import CrioError, ExitCode
 from crio.revision import Version, parse_minor_series
-from crio_release.gitrepo import (
+from crio_release.gitrel.repo import (
     GitRunner,
     checked_out_branch,
     commits_between,
@@ -29,7 +29,7 @@ from crio_release.gitrepo import (
     tag_sha,
     version_tags,
 )
-from crio_release.versionfile import DEFAULT_VERSION_FILE, version_at, version_mode, version_text
+from crio_release.gitrel.versionfile import DEFAULT_VERSION_FILE, version_at, version_mode, version_text
 
 
 @dataclass

@@ -23,7 +23,7 @@ from crio.arch import ARCHITECTURES
 from crio.artifacts import download_links
 from crio.errors import CrioError, ExitCode
 from crio.revision import Revision, Version, parse_revision
-from crio_release.gitrepo import is_ancestor, rev_sha, version_tags
+from crio_release.gitrel.repo import is_ancestor, rev_sha, version_tags
 
 _BLOCK_RE = re.compile(r"```release-notes?[ \t]*\r?\n(.*?)\r?\n?```", re.DOTALL)
 _KIND_RE = re.compile(r"^/kind\s+([A-Za-z0-9_-]+)\s*$", re.MULTILINE)

@@ -15,7 +15,8 @@ import git
 
 from crio.errors import CrioError, ExitCode
 from crio.revision import Version
-from crio_release.gitrepo import (
+from crio_release.gitrel.notes import ReleaseNotes
+from crio_release.gitrel.repo import (
     GitRunner,
     checked_out_branch,
     git_failed,
@@ -23,7 +24,6 @@ from crio_release.gitrepo import (
     refused,
     remote_branch_sha,
 )
-from crio_release.notes import ReleaseNotes
 
 NOTES_DIR = "releases"
 INDEX_PAGE = "index.md"

@@ -10,7 +10,7 @@ import git
 
 from crio.revision import Version
 from crio.version import read_version_text
-from crio_release.gitrepo import file_at, refused
+from crio_release.gitrel.repo import file_at, refused
 
 #: Where the version lives in the repository the release commands operate on.
 DEFAULT_VERSION_FILE = "crio/VERSION"

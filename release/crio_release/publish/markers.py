@@ -27,7 +27,7 @@ from crio.artifacts import (
 from crio.errors import CrioError, ExitCode
 from crio.manifest import RevisionManifest
 from crio.revision import Revision, parse_revision
-from crio_release.storage import ObjectInfo, PreconditionFailed, Storage, open_bucket
+from crio_release.publish.storage import ObjectInfo, PreconditionFailed, Storage, open_bucket
 
 MARKER_CONTENT_TYPE = "text/plain"
 #: Compare-and-swap attempts before giving up; each failed attempt means another writer progressed.

@@ -33,8 +33,14 @@ from crio.artifacts import (
 )
 from crio.errors import CrioError, ExitCode
 from crio.revision import Revision
-from crio_release.markers import MarkerResult, move_marker, parse_manifest, plan_marker, revision_problems
-from crio_release.storage import (
+from crio_release.publish.markers import (
+    MarkerResult,
+    move_marker,
+    parse_manifest,
+    plan_marker,
+    revision_problems,
+)
+from crio_release.publish.storage import (
     RESUMABLE_THRESHOLD,
     Digests,
     ObjectInfo,

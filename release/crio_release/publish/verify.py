@@ -29,8 +29,8 @@ from crio.errors import CrioError
 from crio.manifest import RevisionManifest
 from crio.revision import Revision
 from crio.signing import verify_file
-from crio_release.markers import parse_manifest
-from crio_release.storage import Storage, open_bucket
+from crio_release.publish.markers import parse_manifest
+from crio_release.publish.storage import Storage, open_bucket
 
 NO_KEY = "cannot verify signature: no key (pass --key PUB.pem or set CRIO_VERIFY_KEY)"
 

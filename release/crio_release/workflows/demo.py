@@ -32,11 +32,11 @@ from crio.errors import CrioError, ExitCode
 from crio.revision import Revision, parse_revision
 from crio.signing import generate_keypair
 from crio.version import git_output
-from crio_release.bundle import REPO_ROOT, build_bundles
-from crio_release.markers import read_markers
-from crio_release.publish import publish_revision
-from crio_release.sign import sign_revision
-from crio_release.storage import open_bucket
+from crio_release.build.bundle import REPO_ROOT, build_bundles
+from crio_release.publish.markers import read_markers
+from crio_release.publish.publish import publish_revision
+from crio_release.publish.sign import sign_revision
+from crio_release.publish.storage import open_bucket
 
 GET_SCRIPT = REPO_ROOT / "scripts" / "get"
 DEFAULT_WORKDIR = REPO_ROOT / "out" / "demo"

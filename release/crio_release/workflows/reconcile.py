@@ -3,11 +3,11 @@
 Upstream pushes a tag and then dispatches a build; when the dispatch fails,
 the tag never gets artifacts. Here the bucket is the truth: for every version
 tag the set is checked with the publisher's own completeness rule
-(`crio_release.markers.revision_problems`) plus each required file by name,
+(`crio_release.publish.markers.revision_problems`) plus each required file by name,
 and with `apply` the missing ones are rebuilt from a git worktree of the tag
 (the tag's commit date as SOURCE_DATE_EPOCH, so a rebuild is byte-identical
 to what a first build would have been) and published with
-`crio_release.publish.publish_revision`, which skips files already there
+`crio_release.publish.publish.publish_revision`, which skips files already there
 with the same bytes and refuses different ones.
 """
 
@@ -24,9 +24,9 @@ from crio.arch import DEFAULT_BUILD_ARCHITECTURES
 from crio.artifacts import REQUIRED_ROLES, arch_files, object_path
 from crio.errors import CrioError, ExitCode
 from crio.revision import Revision, Version
-from crio_release.gitrepo import GitRunner, version_tags
-from crio_release.markers import revision_problems
-from crio_release.storage import Storage, open_bucket
+from crio_release.gitrel.repo import GitRunner, version_tags
+from crio_release.publish.markers import revision_problems
+from crio_release.publish.storage import Storage, open_bucket
 
 
 @dataclass
@@ -71,9 +71,9 @@ def rebuild_and_publish(repo: git.Repo, bucket_url: str, version: Version, sha: 
                         ) -> list[str]:
     """Build VERSION's bundles from a detached worktree of its tag, sign them when KEY_PEM is given,
     and publish them; return the published paths."""
-    from crio_release.bundle import build_bundles
-    from crio_release.publish import publish_revision
-    from crio_release.sign import sign_revision
+    from crio_release.build.bundle import build_bundles
+    from crio_release.publish.publish import publish_revision
+    from crio_release.publish.sign import sign_revision
 
     revision = Revision(version=version)
     epoch = int(repo.commit(sha).committed_date)

@@ -1,0 +1,1 @@
+"""The git side of releasing: repository access, branches, version files, release notes and their pages."""

@@ -1,0 +1,1 @@
+"""Workflows that compose build, publish and git steps: reconcile and the demo."""
