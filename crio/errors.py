@@ -30,6 +30,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 13
     BAD_RESPONSE = 14
     CONNECTION = 15
+    OUTPUT_FILE = 16
     # crio-release bundle
     SPEC = 20
     CHECKSUM = 21

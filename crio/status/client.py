@@ -1,4 +1,9 @@
-"""Talk HTTP/1.1 to CRI-O over its unix socket, and turn every failure into one classified error."""
+"""Talk HTTP/1.1 to CRI-O over its unix socket, and turn every failure into one classified error.
+
+The endpoints and their answers are CRI-O's inspect server (`server/inspect.go`, types in
+`pkg/types`): `/info` and `/containers/ID` answer JSON, `/config` TOML text,
+`/debug/goroutines` plain text and `/debug/heap` opaque binary bytes.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import http.client
 import json
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +21,12 @@ from crio.errors import CrioError, ExitCode, UsageError
 
 DEFAULT_SOCKET = "/var/run/crio/crio.sock"
 DEFAULT_TIMEOUT = 5.0
+INFO_ENDPOINT = "/info"
+CONFIG_ENDPOINT = "/config"
+CONTAINERS_ENDPOINT = "/containers"
+GOROUTINES_ENDPOINT = "/debug/goroutines"
+HEAP_ENDPOINT = "/debug/heap"
+_CHUNK = 1 << 16
 _CONTAINER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -33,6 +46,27 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+def check_container_id(container_id: str) -> str:
+    """Refuse an ID that could leave `/containers/` (a '/', '..', spaces) before it reaches the URL."""
+    if not _CONTAINER_ID_RE.match(container_id):
+        raise UsageError(
+            f"invalid container ID {container_id!r}: expected letters, digits, '.', '_' or '-' (at most 128)"
+        )
+    return container_id
+
+
+def pick_container_id(positional: str | None, option: str | None) -> str:
+    """One container ID from `containers ID` (ours) or `containers --id ID` (upstream's); both must agree."""
+    given = [value for value in (positional, option) if value is not None]
+    if not given:
+        raise UsageError("a container ID is required: `containers ID` or `containers --id ID`")
+    if len(given) == 2 and given[0] != given[1]:
+        raise UsageError(f"two different container IDs given ({given[0]!r} and --id {given[1]!r}): give one")
+    if given[0] == "":
+        raise UsageError("the container ID is empty: give the ID of a container CRI-O runs")
+    return check_container_id(given[0])
+
+
 @dataclass
 class StatusClient:
     """A client of one CRI-O socket; each call returns parsed data or raises CrioError."""
@@ -40,13 +74,12 @@ class StatusClient:
     socket_path: str = DEFAULT_SOCKET
     timeout: float = DEFAULT_TIMEOUT
 
-    def _get(self, path: str) -> tuple[int, str, bytes]:
-        conn = _UnixConnection(self.socket_path, self.timeout)
+    @contextmanager
+    def _classified(self) -> Iterator[None]:
+        """Map what the socket and HTTP layer raise to the exit code of its class (10-15)."""
         where = f"CRI-O socket {self.socket_path}"
         try:
-            conn.request("GET", path, headers={"Accept": "application/json, application/toml, */*"})
-            response = conn.getresponse()
-            return response.status, response.getheader("Content-Type", ""), response.read()
+            yield
         except FileNotFoundError:
             raise CrioError(f"{where} does not exist: is CRI-O running? (use --socket PATH)",
                             ExitCode.SOCKET_MISSING) from None
@@ -67,17 +100,48 @@ class StatusClient:
         except http.client.HTTPException as exc:
             raise CrioError(f"CRI-O sent a malformed HTTP answer on {self.socket_path}: {exc!r}",
                             ExitCode.BAD_RESPONSE) from None
+
+    def stream(self, path: str, what: str) -> Iterator[bytes]:
+        """GET `path` and yield the body of a 200 answer in chunks, so a large heap dump never sits in memory.
+
+        Only the socket work runs inside the error mapping: whatever the caller does with a
+        chunk (writing a file) raises its own errors, not a misleading socket one.
+        """
+        conn = _UnixConnection(self.socket_path, self.timeout)
+        try:
+            with self._classified():
+                conn.request("GET", path, headers={"Accept": "application/json, application/toml, */*"})
+                response = conn.getresponse()
+                if response.status != 200:
+                    snippet = response.read(80).decode("utf-8", "replace").strip()
+            if response.status == 404:
+                raise CrioError(f"{what} not found (HTTP 404 from {path})", ExitCode.NOT_FOUND)
+            if response.status != 200:
+                raise CrioError(f"CRI-O answered HTTP {response.status} for {path}: {snippet}",
+                                ExitCode.BAD_RESPONSE)
+            received = 0
+            while True:
+                with self._classified():
+                    chunk = response.read(_CHUNK)
+                if not chunk:
+                    break
+                received += len(chunk)
+                yield chunk
+            if response.length:  # read(amt) reports a short Content-Length body as a quiet end
+                raise CrioError(f"CRI-O's answer to {path} ended after {received} bytes, {response.length} short",
+                                ExitCode.BAD_RESPONSE)
         finally:
             conn.close()
 
     def _get_ok(self, path: str, what: str) -> bytes:
-        status, _ctype, body = self._get(path)
-        if status == 404:
-            raise CrioError(f"{what} not found (HTTP 404 from {path})", ExitCode.NOT_FOUND)
-        if status != 200:
-            snippet = body[:80].decode("utf-8", "replace").strip()
-            raise CrioError(f"CRI-O answered HTTP {status} for {path}: {snippet}", ExitCode.BAD_RESPONSE)
-        return body
+        return b"".join(self.stream(path, what))
+
+    def _get_text(self, path: str, what: str) -> str:
+        body = self._get_ok(path, what)
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CrioError(f"CRI-O's answer to {path} is not UTF-8 text", ExitCode.BAD_RESPONSE) from None
 
     def _get_json(self, path: str, what: str) -> dict[str, Any]:
         body = self._get_ok(path, what)
@@ -90,45 +154,22 @@ class StatusClient:
         return data
 
     def info(self) -> dict[str, Any]:
-        """`GET /info`: storage and cgroup drivers, storage root, default ID mappings."""
-        return self._get_json("/info", "daemon info")
+        """`GET /info`: cgroup and storage drivers, graph root, storage image, default ID mappings."""
+        return self._get_json(INFO_ENDPOINT, "daemon info")
 
     def config(self) -> str:
         """`GET /config`: the daemon's configuration as TOML text."""
-        body = self._get_ok("/config", "configuration")
-        try:
-            return body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise CrioError("CRI-O's answer to /config is not UTF-8 text", ExitCode.BAD_RESPONSE) from None
+        return self._get_text(CONFIG_ENDPOINT, "configuration")
 
     def container(self, container_id: str) -> dict[str, Any]:
         """`GET /containers/ID`: one container's details."""
-        if not _CONTAINER_ID_RE.match(container_id):
-            raise UsageError(
-                f"invalid container ID {container_id!r}: expected letters, digits, '.', '_' or '-' (at most 128)"
-            )
-        return self._get_json(f"/containers/{container_id}", f"container {container_id}")
+        check_container_id(container_id)
+        return self._get_json(f"{CONTAINERS_ENDPOINT}/{container_id}", f"container {container_id}")
 
+    def goroutines(self) -> str:
+        """`GET /debug/goroutines`: the daemon's goroutine stacks as text."""
+        return self._get_text(GOROUTINES_ENDPOINT, "goroutine stacks")
 
-def format_info(info: dict[str, Any]) -> str:
-    """The readable form of /info, in the order and wording `crio-status info` has always used."""
-    lines = [
-        f"cgroup driver: {info.get('cgroup_driver', '')}",
-        f"storage driver: {info.get('storage_driver', '')}",
-        f"storage root: {info.get('storage_root', '')}",
-    ]
-    mappings = info.get("default_id_mappings") or {}
-    for kind, key in (("GID", "gids"), ("UID", "uids")):
-        lines.append(f"default {kind} mappings (format <container>:<host>:<size>):")
-        for entry in mappings.get(key) or []:
-            lines.append(f"  {entry.get('container_id')}:{entry.get('host_id')}:{entry.get('size')}")
-    return "\n".join(lines)
-
-
-def format_container(info: dict[str, Any]) -> str:
-    """One `key: value` line per field; nested values as compact JSON."""
-    out = []
-    for key, value in info.items():
-        shown = value if isinstance(value, str | int | float) and not isinstance(value, bool) else json.dumps(value, sort_keys=True)
-        out.append(f"{key}: {shown}")
-    return "\n".join(out)
+    def heap(self) -> Iterator[bytes]:
+        """`GET /debug/heap`: the daemon's heap dump, opaque binary, in chunks."""
+        return self.stream(HEAP_ENDPOINT, "heap dump")

@@ -11,14 +11,15 @@ import pytest
 from helpers.bundle_install import BUNDLE_FILES
 
 from crio.errors import ExitCode
-from crio.status.cli import cli
+from crio.status.cli import ALIASES, cli
 
 COMMANDS = sorted(cli.commands)
 GLOBAL_OPTIONS = [*sorted(o for p in cli.params if isinstance(p, click.Option) for o in p.opts), "--help", "-h"]
 COMMAND_OPTIONS = {name: sorted(o for p in cmd.params if isinstance(p, click.Option) for o in p.opts)
                    for name, cmd in cli.commands.items()}
+COMMAND_ONLY_OPTIONS = sorted({o for opts in COMMAND_OPTIONS.values() for o in opts if o not in ("-h", "--help")})
 STATUS_CODES = [ExitCode.SOCKET_MISSING, ExitCode.PERMISSION_DENIED, ExitCode.TIMEOUT, ExitCode.NOT_FOUND,
-                ExitCode.BAD_RESPONSE, ExitCode.CONNECTION]
+                ExitCode.BAD_RESPONSE, ExitCode.CONNECTION, ExitCode.OUTPUT_FILE]
 
 
 def bash_complete(*words: str) -> list[str]:
@@ -40,6 +41,14 @@ def test_bash_completes_the_real_commands_and_options() -> None:
     for command, options in COMMAND_OPTIONS.items():
         assert set(options) <= set(bash_complete(command, "-")), command
     assert bash_complete("info", "--j") == ["--json"]
+    assert bash_complete("-s", "/run/x", "co") == ["config", "containers"]
+
+
+def test_bash_knows_upstreams_aliases_and_option_values() -> None:
+    for alias, command in ALIASES.items():
+        assert bash_complete(alias, "-") == bash_complete(command, "-"), alias
+    assert bash_complete("cs", "--id", "") == []  # a container ID: nothing to guess
+    assert bash_complete("heap", "--f") == ["--file", "--force"]
 
 
 def test_fish_and_zsh_name_every_command_and_option() -> None:
@@ -49,10 +58,13 @@ def test_fish_and_zsh_name_every_command_and_option() -> None:
     for command in COMMANDS:
         assert f"-a {command} " in fish
         assert f"'{command}:" in zsh
-    for option in [*GLOBAL_OPTIONS, "--json"]:
+    for option in [*GLOBAL_OPTIONS, *COMMAND_ONLY_OPTIONS]:
         name = option.lstrip("-")
         assert (f"-l {name}" in fish) or (f"-s {name}" in fish), option
         assert option in zsh, option
+    for alias in ALIASES:
+        assert f" {alias} " in fish.split("set -l __crio_status_commands", 1)[1].splitlines()[0] + " ", alias
+        assert re.search(rf"\b{alias}\)|\| {alias}\b", zsh), alias
 
 
 @pytest.mark.parametrize("shell", ["fish", "zsh"])
@@ -68,9 +80,12 @@ def test_man_page_describes_the_real_cli() -> None:
     text = (BUNDLE_FILES / "man/crio-status.8").read_text()
     plain = text.replace("\\-", "-").replace("\\fB", "").replace("\\fR", "").replace("\\fI", "")
     for command in COMMANDS:
-        assert re.search(rf"^\.(B|BI|TP)?\s*{command}\b", plain, re.M) or f"\n.B {command}\n" in plain, command
-    for option in [*GLOBAL_OPTIONS, "--json"]:
+        assert re.search(rf"^\.(B|BI|BR|TP)?\s*{command}\b", plain, re.M) or f"\n.B {command}\n" in plain, command
+    for option in [*GLOBAL_OPTIONS, *COMMAND_ONLY_OPTIONS]:
         assert option in plain, option
+    for command in COMMANDS:
+        aliases = [alias for alias, target in ALIASES.items() if target == command]
+        assert f"({', '.join(aliases)})" in plain, command
     assert "/var/run/crio/crio.sock" in plain and "CRIO_SOCKET" in plain
     section = plain.split(".SH EXIT STATUS")[1].split(".SH ")[0]
     for code in [ExitCode.OK, ExitCode.INTERNAL, ExitCode.USAGE, *STATUS_CODES]:
@@ -100,3 +115,6 @@ def test_fish_completes_the_real_commands_and_options() -> None:
     assert complete("crio-status --") == sorted(o for o in GLOBAL_OPTIONS if o.startswith("--"))
     assert "--json" in complete("crio-status info --")
     assert "--json" not in complete("crio-status config --")
+    assert {"--id", "--json"} <= set(complete("crio-status cs --"))
+    assert {"--file", "--force"} <= set(complete("crio-status hp --"))
+    assert "--file" not in complete("crio-status info --")

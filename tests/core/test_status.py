@@ -30,19 +30,23 @@ def status(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
                           timeout=timeout)
 
 
-def test_info_prints_readable_lines(api: tuple[CrioApiServer, Path]) -> None:
+INFO_LINES = [
+    "cgroup driver: systemd",
+    "storage driver: overlay",
+    "storage graph root: /var/lib/containers/storage",
+    "storage image: ",
+    "default GID mappings (format <container>:<host>:<size>):",
+    "  0:200000:65536",
+    "  65536:300000:1000",
+    "default UID mappings (format <container>:<host>:<size>):",
+    "  0:100000:65536",
+]
+
+
+def test_info_prints_upstreams_lines(api: tuple[CrioApiServer, Path]) -> None:
     out = status("--socket", str(api[1]), "info")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == [
-        "cgroup driver: systemd",
-        "storage driver: overlay",
-        "storage root: /var/lib/containers/storage",
-        "default GID mappings (format <container>:<host>:<size>):",
-        "  0:200000:65536",
-        "  65536:300000:1000",
-        "default UID mappings (format <container>:<host>:<size>):",
-        "  0:100000:65536",
-    ]
+    assert out.stdout.splitlines() == INFO_LINES
 
 
 def test_info_json_is_the_raw_answer(api: tuple[CrioApiServer, Path]) -> None:
@@ -55,13 +59,50 @@ def test_config_prints_toml_as_served(api: tuple[CrioApiServer, Path]) -> None:
     assert out.returncode == 0 and out.stdout == CONFIG
 
 
-def test_containers_prints_fields(api: tuple[CrioApiServer, Path]) -> None:
+def test_containers_prints_upstreams_block(api: tuple[CrioApiServer, Path]) -> None:
     out = status("--socket", str(api[1]), "containers", "3f5e0c2d9a1b")
     assert out.returncode == 0, out.stderr
-    assert "name: k8s_nginx_nginx-pod_default_0" in out.stdout.splitlines()
-    assert "pid: 4242" in out.stdout.splitlines()
+    assert out.stdout.splitlines() == [
+        "name: k8s_nginx_nginx-pod_default_0",
+        "pid: 4242",
+        "image: docker.io/library/nginx:latest",
+        "image ref: docker.io/library/nginx@sha256:4c0fdaa8b6341bfdeca5f18f7837462c80cff90527ee35ef185571e1c327beac",
+        "created: 1730000000123456789",
+        "labels:",
+        "  io.kubernetes.container.name: nginx",
+        "  io.kubernetes.pod.name: nginx-pod",
+        "annotations:",
+        "  io.kubernetes.container.restartCount: 0",
+        "CRI-O annotations:",
+        "  io.kubernetes.cri-o.ContainerType: container",
+        "  io.kubernetes.cri-o.Image: docker.io/library/nginx:latest",
+        "log path: /var/log/pods/default_nginx-pod_1f2e/nginx/0.log",
+        "graph root: /var/lib/containers/storage/overlay/9a8b/merged",
+        "sandbox: 8c1d2e",
+        "ips: 10.85.0.12, 1100:200::c",
+    ]
     raw = status("--socket", str(api[1]), "containers", "3f5e0c2d9a1b", "--json")
     assert json.loads(raw.stdout) == CONTAINERS["3f5e0c2d9a1b"]
+
+
+def test_containers_with_go_nulls_prints_empty_blocks(api: tuple[CrioApiServer, Path]) -> None:
+    """An infra container: CRI-O sends null maps and IPs; upstream prints the headers and empty values."""
+    out = status("--socket", str(api[1]), "containers", "--id", "8c1d2e")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "name: k8s_POD_nginx-pod_default_0",
+        "pid: 4100",
+        "image: registry.k8s.io/pause:3.10",
+        "image ref: ",
+        "created: 1729999999000000000",
+        "labels:",
+        "annotations:",
+        "CRI-O annotations:",
+        "log path: ",
+        "graph root: ",
+        "sandbox: 8c1d2e",
+        "ips: ",
+    ]
 
 
 def _one_line_error(out: subprocess.CompletedProcess[str], code: ExitCode, text: str) -> None:
@@ -124,7 +165,9 @@ def test_socket_nobody_listens_on(tmp_path: Path) -> None:
     _one_line_error(status("--socket", str(path), "info"), ExitCode.CONNECTION, "connection refused")
 
 
-def test_help_shows_examples_and_exit_codes() -> None:
+def test_help_shows_examples_aliases_and_exit_codes() -> None:
     out = status("--help")
     assert out.returncode == 0
-    assert "crio-status info" in out.stdout and "13 not found" in out.stdout
+    assert "crio-status info" in out.stdout and "13 not found" in out.stdout and "16 output file" in out.stdout
+    assert "containers (container, cs, s)" in out.stdout and "heap (hp)" in out.stdout
+    assert "-s, --socket" in out.stdout
