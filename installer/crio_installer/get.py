@@ -19,15 +19,19 @@ from pathlib import Path
 from tqdm import tqdm
 
 from crio.arch import ARCHITECTURES, normalize_arch
-from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_TOP, INSTALL_RECORD, tarball_name
+from crio.artifacts import (
+    BUNDLE_INSTALL_SCRIPT,
+    BUNDLE_TOP,
+    INSTALL_RECORD,
+    INSTALL_VARIABLES,
+    parse_tarball_name,
+    tarball_name,
+)
 from crio.download import Fetcher, NotFound, RetryPolicy
 from crio.errors import CrioError, ExitCode
-from crio.revision import parse_revision
+from crio.marker import read_marker
 from crio_installer import resolve, transaction, verify
 from crio_installer.extract import StreamingExtractor, max_bytes_from_env
-
-INSTALL_VARIABLES = ("DESTDIR", "PREFIX", "ETCDIR", "BINDIR", "LIBEXECDIR", "MANDIR", "SYSTEMDDIR",
-                     "CONTAINERS_DIR", "CNIDIR", "OPT_CNI_BIN_DIR")
 
 
 @dataclass
@@ -110,7 +114,7 @@ def run(options: Options, out: Callable[[str], None] = print) -> None:
             raise CrioError(f"marker {marker} not found at {url}", ExitCode.RESOLUTION) from None
         except CrioError:
             raise CrioError(f"cannot read marker {marker} from {url}", ExitCode.RESOLUTION) from None
-        revision = resolve.read_marker(data, marker)
+        revision = str(read_marker(data, marker))
         source = f"marker {url}"
     assert revision is not None
     if options.file is not None:
@@ -132,22 +136,10 @@ def run(options: Options, out: Callable[[str], None] = print) -> None:
 def _local_name(path: Path, arch: str | None) -> tuple[str, str]:
     if not path.is_file():
         raise CrioError(f"no such file: {path}", ExitCode.USAGE)
-    name = path.name
-    if not (name.startswith("cri-o.") and name.endswith(".tar.gz")):
-        raise CrioError(f"'{name}' is not named cri-o.ARCH.REVISION.tar.gz", ExitCode.USAGE)
-    middle = name.removeprefix("cri-o.").removesuffix(".tar.gz")
-    file_arch, _, file_rev = middle.partition(".")
-    try:
-        file_arch = normalize_arch(file_arch)
-    except CrioError:
-        raise CrioError(f"unsupported architecture in '{path}'", ExitCode.UNSUPPORTED_ARCH) from None
-    try:
-        revision = str(parse_revision(file_rev))
-    except CrioError:
-        raise CrioError(f"no valid revision in the name '{path}'", ExitCode.USAGE) from None
+    file_arch, revision = parse_tarball_name(path.name, str(path))
     if arch is not None and arch != file_arch:
         raise CrioError(f"-a {arch} does not match the tarball's architecture {file_arch}", ExitCode.USAGE)
-    return file_arch, revision
+    return file_arch, str(revision)
 
 
 def _print_plan(plan: resolve.Plan, options: Options, destdir: str, out: Callable[[str], None]) -> None:
