@@ -92,8 +92,7 @@ class BundleManifest:
         except (ValueError, TypeError, KeyError) as exc:
             raise BundleManifestError(f"{BUNDLE_MANIFEST} is not a bundle manifest ({exc}): expected "
                                       '"files": [{"path": ..., "sha256": ...}]') from None
-        files = [_read_file_entry(entry) for entry in entries]
-        files = [f for f in files if f.path != BUNDLE_MANIFEST]
+        files = [f for f in map(_read_file_entry, entries) if f is not None]
         if not files:
             raise BundleManifestError(f"{BUNDLE_MANIFEST} lists no files")
         # The rest only describes the bundle; a reader that needs it checks it itself.
@@ -110,7 +109,8 @@ class BundleManifest:
         return {f.path: f.sha256 for f in self.files}
 
 
-def _read_file_entry(entry: object) -> BundleFile:
+def _read_file_entry(entry: object) -> BundleFile | None:
+    """One `files` entry; None for manifest.json itself (it cannot hold its own hash)."""
     if not isinstance(entry, dict):
         raise BundleManifestError(f"{BUNDLE_MANIFEST}: a file entry is not an object: {str(entry)[:80]}")
     path = entry.get("path")
@@ -119,6 +119,8 @@ def _read_file_entry(entry: object) -> BundleFile:
     sha = entry.get("sha256")
     if not isinstance(sha, str) or not _SHA256_RE.match(sha):
         raise BundleManifestError(f'{BUNDLE_MANIFEST}: entry {path} has no 64-hex "sha256"')
+    if path.removeprefix(f"{BUNDLE_TOP}/") == BUNDLE_MANIFEST:
+        return None
     path = normalize_bundle_path(path)
     size = entry.get("size")
     mode = entry.get("mode")
@@ -129,10 +131,7 @@ def _read_file_entry(entry: object) -> BundleFile:
 
 def normalize_bundle_path(path: str) -> str:
     """`cri-o/bin/crio` or `./bin/crio` -> `bin/crio`; unsafe or unusual paths raise."""
-    path = path.removeprefix(f"{BUNDLE_TOP}/")
-    if path == BUNDLE_MANIFEST:
-        return path
-    path = path.removeprefix("./")
+    path = path.removeprefix(f"{BUNDLE_TOP}/").removeprefix("./")
     if f"/{path}/".find("/../") >= 0 or f"/{path}/".find("/./") >= 0 or path.startswith("/") or path == "":
         raise BundleManifestError(f"{BUNDLE_MANIFEST}: unsafe path '{path}'")
     if not PATH_CHARS_RE.match(path):
