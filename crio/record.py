@@ -59,6 +59,8 @@ class Record:
 
 def format_row(path: str, sha256: str, mode: str, kind: Kind | str) -> str:
     """One record line (no newline); refuses what a reader could not read back."""
+    if kind not in _KINDS:
+        raise RecordError(f"record row for {path}: kind {kind!r} is not file, config or dir")
     kind = Kind(kind)
     if not path.startswith("/") or any(c in path for c in "\t\n"):
         raise RecordError(f"record path {path!r}: accepted is an absolute path without tab or newline")
@@ -89,3 +91,11 @@ def parse_record(text: str, where: str = "record.tsv") -> Record:
         path, sha, mode, kind = fields
         record.rows.append(RecordRow(path, sha, mode, Kind(kind)))
     return record
+
+
+def rows_by_path(record: Record) -> dict[str, RecordRow]:
+    """The rows as the install script uses them: one per path, the last row of a path winning."""
+    out: dict[str, RecordRow] = {}
+    for row in record.rows:
+        out[row.path] = row
+    return out
