@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from crio.arch import normalize_arch
-from crio.errors import UsageError
-from crio.revision import Revision, Version, parse_revision
+from crio.errors import CrioError, UnsupportedArchitecture, UsageError
+from crio.revision import Revision, Version, parse_minor_series, parse_revision
 
 #: Folder of the bucket that holds every artifact.
 ARTIFACTS_DIR = "artifacts"
@@ -46,6 +46,32 @@ def _rev(revision: Revision | str) -> str:
 def tarball_name(arch: str, revision: Revision | str) -> str:
     """`cri-o.amd64.v1.21.0.tar.gz`: the file name of one architecture's bundle."""
     return f"cri-o.{normalize_arch(arch)}.{_rev(revision)}.tar.gz"
+
+
+_TARBALL_NAME_RE = re.compile(r"cri-o\.(.*)\.tar\.gz", re.S)
+
+
+def parse_tarball_name(name: str, shown: str | None = None) -> tuple[str, Revision]:
+    """(arch, revision) of a file named as `tarball_name` names it; `shown` is what errors call it.
+
+    The architecture is the text up to the first dot, the revision the rest
+    (`get -f` installs a local tarball by this rule). An unknown architecture
+    is exit 3, anything else exit 2.
+    """
+    shown = name if shown is None else shown
+    match = _TARBALL_NAME_RE.fullmatch(name)
+    if match is None:
+        raise UsageError(f"'{name}' is not named cri-o.ARCH.REVISION.tar.gz")
+    arch_text, _, rev_text = match[1].partition(".")
+    try:
+        arch = normalize_arch(arch_text)
+    except CrioError:
+        raise UnsupportedArchitecture(f"unsupported architecture in '{shown}'") from None
+    try:
+        revision = parse_revision(rev_text)
+    except CrioError:
+        raise UsageError(f"no valid revision in the name '{shown}'") from None
+    return arch, revision
 
 
 def checksum_name(arch: str, revision: Revision | str) -> str:
@@ -104,11 +130,19 @@ def object_path(name: str) -> str:
 # Markers --------------------------------------------------------------------
 
 MAIN_MARKER = "latest-main.txt"
+RELEASE_BRANCH_PREFIX = "release-"
 
 
 def release_branch(minor: Version | str) -> str:
     """`release-1.22` for a version or a `1.22` series."""
-    return f"release-{_series(minor)}"
+    return f"{RELEASE_BRANCH_PREFIX}{_series(minor)}"
+
+
+def parse_release_branch(name: str) -> tuple[int, int] | None:
+    """`release-1.22` -> (1, 22); None for any other branch name (`v` before the series is tolerated)."""
+    if not name.startswith(RELEASE_BRANCH_PREFIX):
+        return None
+    return parse_minor_series(name.removeprefix(RELEASE_BRANCH_PREFIX))
 
 
 def release_branch_marker(minor: Version | str) -> str:
@@ -149,16 +183,16 @@ def markers_for(revision: Revision, branch: str | None = None) -> list[MarkerMov
         return [MarkerMove(tag_marker(revision.version), f"newest tag of {revision.version.minor_series}")]
     if branch == "main":
         return [MarkerMove(MAIN_MARKER, "newest commit on main")]
-    if branch and branch.startswith("release-"):
-        series = branch.removeprefix("release-")
-        return [MarkerMove(release_branch_marker(series), f"newest commit on {branch}")]
+    if branch and branch.startswith(RELEASE_BRANCH_PREFIX):
+        series = parse_release_branch(branch)
+        if series is None:
+            raise UsageError(f"invalid release branch {branch!r}: expected release-MAJOR.MINOR such as release-1.22")
+        return [MarkerMove(release_branch_marker(f"{series[0]}.{series[1]}"), f"newest commit on {branch}")]
     return []
 
 
 def marker_for_request(request: str | None) -> str:
     """The marker `get -t` reads: none -> latest-main.txt, `v1.21` -> latest-1.21.txt."""
-    from crio.revision import parse_minor_series
-
     if not request:
         return MAIN_MARKER
     series = parse_minor_series(request)
@@ -213,3 +247,16 @@ def download_links(base_url: str, revision: Revision | str, archs: tuple[str, ..
 #: the bundle. Outside any user's $HOME on purpose.
 INSTALL_STATE_DIR = "/var/lib/crio-install"
 INSTALL_RECORD = "record.tsv"
+
+#: The install script's path variables, in the order its help lists them; each
+#: may be named as @VAR@ in a bundle file and is rendered with its real value.
+#: scripts/get and crio-get pass them through and print them in a dry run.
+INSTALL_PATH_VARIABLES: tuple[str, ...] = (
+    "PREFIX", "ETCDIR", "LIBEXECDIR", "CONTAINERS_DIR", "CONTAINERS_REGISTRIES_CONFD_DIR", "CNIDIR", "BINDIR",
+    "MANDIR", "OCIDIR", "BASHINSTALLDIR", "FISHINSTALLDIR", "ZSHINSTALLDIR", "OPT_CNI_BIN_DIR", "SYSTEMDDIR",
+    "SYSCONFIGDIR", "STATEDIR",
+)
+#: Everything an installer passes to the install script: DESTDIR (never rendered) and the path variables.
+INSTALL_VARIABLES: tuple[str, ...] = ("DESTDIR", *INSTALL_PATH_VARIABLES)
+#: sha256 tools the bash installers use, in the order they prefer them.
+SHA256_TOOLS: tuple[str, ...] = ("sha256sum", "shasum", "openssl")

@@ -2,8 +2,10 @@
 
 Each failure class has its own code so that automation can tell a bad
 argument from a broken download from a failed verification without parsing
-text. `scripts/get` carries a copy of the installer codes; a test holds the
-two together.
+text. Each code has one label (LABELS); every help text that lists codes is
+generated from this table (crio-get, crio-release) or checked against it by
+tests/get/test_get_contract.py (scripts/get -h and the in-bundle `install
+--help`, which carry bash copies of the codes they use).
 """
 
 from __future__ import annotations
@@ -49,6 +51,59 @@ class ExitCode(IntEnum):
     # crio-release git commands
     REFUSED = 40
     GIT = 41
+
+
+#: One line per code, for help texts and the README: what the class of failure means to a user.
+LABELS: dict[ExitCode, str] = {
+    ExitCode.OK: "ok",
+    ExitCode.INTERNAL: "internal error",
+    ExitCode.USAGE: "usage (bad option, argument, revision, bucket, key or path variable)",
+    ExitCode.UNSUPPORTED_ARCH: "unsupported architecture",
+    ExitCode.RESOLUTION: "resolution (marker missing, empty, not a revision, HTML; revision not published)",
+    ExitCode.DOWNLOAD: "download failed",
+    ExitCode.VERIFICATION: "verification failed (checksum, signature, manifest.json, unsafe tarball entry)",
+    ExitCode.INSTALL: "install failed (previous installation restored)",
+    ExitCode.MISSING_TOOL: "a required tool is missing",
+    ExitCode.NOT_ROOT: "not root (set DESTDIR to install elsewhere)",
+    ExitCode.SOCKET_MISSING: "crio-status: socket missing",
+    ExitCode.PERMISSION_DENIED: "crio-status: permission denied",
+    ExitCode.TIMEOUT: "crio-status: timeout",
+    ExitCode.NOT_FOUND: "crio-status: not found (404)",
+    ExitCode.BAD_RESPONSE: "crio-status: bad response (not JSON, HTTP error)",
+    ExitCode.CONNECTION: "crio-status: connection refused",
+    ExitCode.SPEC: "bundle spec invalid",
+    ExitCode.CHECKSUM: "checksum mismatch of a component",
+    ExitCode.ELF_MACHINE: "ELF machine not the bundle's architecture",
+    ExitCode.MISSING_COMPONENT: "component missing for an architecture",
+    ExitCode.PATH_CONFLICT: "two components write the same path",
+    ExitCode.BUILD: "build failed (nix, zipapp)",
+    ExitCode.BUCKET_URL: "bucket URL not understood",
+    ExitCode.CREDENTIALS: "missing cloud credentials",
+    ExitCode.INCOMPLETE_SET: "incomplete artifact set",
+    ExitCode.STORAGE_UNREACHABLE: "storage unreachable",
+    ExitCode.IMMUTABLE_CONFLICT: "immutable artifact exists with another hash",
+    ExitCode.MARKER: "marker would move backwards / cannot be ordered / unreadable",
+    ExitCode.VERIFY_FAILED: "verify found problems",
+    ExitCode.REFUSED: "release command refused (dirty tree, exists ...)",
+    ExitCode.GIT: "git operation failed",
+}
+
+#: The codes scripts/get and crio-get exit with.
+INSTALLER_CODES: tuple[ExitCode, ...] = tuple(c for c in ExitCode if c <= ExitCode.NOT_ROOT)
+#: The codes the in-bundle `install` script exits with (it downloads and resolves nothing).
+INSTALL_SCRIPT_CODES: tuple[ExitCode, ...] = (
+    ExitCode.OK, ExitCode.USAGE, ExitCode.VERIFICATION, ExitCode.INSTALL, ExitCode.MISSING_TOOL, ExitCode.NOT_ROOT,
+)
+
+
+def exit_code_help(codes: tuple[ExitCode, ...] | list[ExitCode]) -> str:
+    """The `Exit codes:` block of a help text: one `  CODE label` line per code, in table order."""
+    return "\n".join(f"  {int(code)} {LABELS[code]}" for code in codes)
+
+
+def bash_variable(code: ExitCode) -> str:
+    """`EXIT_NOT_ROOT`: the name the bash installers give a code (checked by the contract test)."""
+    return f"EXIT_{code.name}"
 
 
 class CrioError(Exception):

@@ -9,24 +9,10 @@ from pathlib import Path
 import click
 
 from crio.cli import run_main
-from crio.errors import ExitCode
+from crio.errors import INSTALLER_CODES, exit_code_help
 from crio_installer.get import Options, run
 
-EXIT_CODES = "\n".join(
-    f"  {code.value} {label}"
-    for code, label in [
-        (ExitCode.OK, "ok"),
-        (ExitCode.INTERNAL, "internal error"),
-        (ExitCode.USAGE, "usage (bad option, revision, bucket or key)"),
-        (ExitCode.UNSUPPORTED_ARCH, "unsupported architecture"),
-        (ExitCode.RESOLUTION, "resolution (marker missing, empty, not a revision, HTML; revision not published)"),
-        (ExitCode.DOWNLOAD, "download failed"),
-        (ExitCode.VERIFICATION, "verification failed (checksum, signature, unsafe tarball entry)"),
-        (ExitCode.INSTALL, "install failed (previous installation restored)"),
-        (ExitCode.MISSING_TOOL, "a required tool is missing"),
-        (ExitCode.NOT_ROOT, "not root (set DESTDIR to install elsewhere)"),
-    ]
-)
+EXIT_CODES = exit_code_help(INSTALLER_CODES)
 
 
 @click.command(

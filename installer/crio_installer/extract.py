@@ -15,7 +15,6 @@ otherwise repeat by reading every file again, done here while the bytes pass.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import posixpath
 import queue
@@ -27,6 +26,7 @@ from pathlib import Path
 from isal import igzip
 
 from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_MANIFEST, BUNDLE_TOP
+from crio.bundle_manifest import BundleManifest, BundleManifestError
 from crio.errors import CrioError, ExitCode
 
 SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9._+@%=,:~/-]+$")
@@ -176,15 +176,10 @@ class _HashingTarFile(tarfile.TarFile):
 def check_manifest(manifest: bytes, hashes: dict[str, str]) -> None:
     """Every file manifest.json lists was extracted with the sha256 it lists (the install script's check)."""
     try:
-        files = json.loads(manifest)["files"]
-        listed = {str(f["path"]): str(f["sha256"]).lower() for f in files}
-    except (ValueError, TypeError, KeyError) as exc:
-        raise UnsafeArchive(f"{BUNDLE_MANIFEST} is not a bundle manifest ({exc}): expected "
-                            '"files": [{"path": ..., "sha256": ...}]') from None
-    if not listed:
-        raise UnsafeArchive(f"{BUNDLE_MANIFEST} lists no files")
-    for path, expected in listed.items():
-        relative = path.removeprefix(f"{BUNDLE_TOP}/").removeprefix("./")
+        listed = BundleManifest.from_json(manifest).sha256_by_path()
+    except BundleManifestError as exc:
+        raise UnsafeArchive(exc.message) from None
+    for relative, expected in listed.items():
         got = hashes.get(f"{BUNDLE_TOP}/{relative}")
         if got is None:
             raise UnsafeArchive(f"{relative} is listed in {BUNDLE_MANIFEST} but missing from the bundle "

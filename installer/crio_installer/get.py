@@ -1,7 +1,12 @@
-"""One crio-get run: checks, resolution, streaming download + verify + extract, transactional install.
+"""One crio-get run as three steps: request (options + environment) -> plan -> install(source, destination).
 
-The order of checks and the exit code of each failure class are those of
-scripts/get, so one test table can hold both installers to the same outcome.
+The shape of pypa/installer's `_core.install`: everything the user asked for
+is read and checked first (`Request`), then turned into a `resolve.Plan`
+(which revision, which URLs; the marker is the only thing read), then the
+tarball is streamed once through hashing, the optional `-d` copy and a
+checking extractor (`fetch_verified`), and only a verified bundle reaches
+`install`. The order of checks and the exit code of each failure class are
+those of scripts/get, so one test table holds both installers to the same outcome.
 """
 
 from __future__ import annotations
@@ -15,19 +20,25 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from tqdm import tqdm
 
 from crio.arch import ARCHITECTURES, normalize_arch
-from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_TOP, INSTALL_RECORD, tarball_name
+from crio.artifacts import (
+    BUNDLE_INSTALL_SCRIPT,
+    BUNDLE_TOP,
+    CHECKSUM_SUFFIX,
+    INSTALL_RECORD,
+    INSTALL_VARIABLES,
+    SIGNATURE_SUFFIX,
+    parse_tarball_name,
+)
 from crio.download import Fetcher, NotFound, RetryPolicy
 from crio.errors import CrioError, ExitCode
-from crio.revision import parse_revision
+from crio.marker import read_marker
 from crio_installer import resolve, transaction, verify
 from crio_installer.extract import StreamingExtractor, max_bytes_from_env
-
-INSTALL_VARIABLES = ("DESTDIR", "PREFIX", "ETCDIR", "BINDIR", "LIBEXECDIR", "MANDIR", "SYSTEMDDIR",
-                     "CONTAINERS_DIR", "CNIDIR", "OPT_CNI_BIN_DIR")
 
 
 @dataclass
@@ -52,24 +63,85 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
+@dataclass(frozen=True)
+class Request:
+    """The options and the environment they are read with (DESTDIR, CRIO_GET_*, CRIO_VERIFY_KEY)."""
+
+    options: Options
+    destdir: str
+    policy: RetryPolicy
+    max_bytes: int
+    key: Path | None
+
+    @classmethod
+    def from_environment(cls, options: Options) -> Request:
+        destdir = os.environ.get("DESTDIR", "")
+        if destdir and not destdir.startswith("/"):
+            raise CrioError(f"DESTDIR must be an absolute path, got {destdir!r}", ExitCode.USAGE)
+        policy = RetryPolicy.from_env()
+        max_bytes = max_bytes_from_env()
+        key = options.key
+        if key is None and os.environ.get("CRIO_VERIFY_KEY"):
+            key = Path(os.environ["CRIO_VERIFY_KEY"])
+        return cls(options, destdir, policy, max_bytes, key)
+
+    @property
+    def installs(self) -> bool:
+        """Whether this run writes below DESTDIR (not -n, not -d)."""
+        return not self.options.dry_run and self.options.download_dir is None
+
+
 def run(options: Options, out: Callable[[str], None] = print) -> None:
     """Install (or download, plan, uninstall) as the options say; raise CrioError on failure."""
-    destdir = os.environ.get("DESTDIR", "")
-    if destdir and not destdir.startswith("/"):
-        raise CrioError(f"DESTDIR must be an absolute path, got {destdir!r}", ExitCode.USAGE)
-    policy = RetryPolicy.from_env()
-    max_bytes = max_bytes_from_env()
+    request = Request.from_environment(options)
     if options.uninstall:
-        if not destdir and not _is_root():
+        if not request.destdir and not _is_root():
             raise CrioError("uninstalling needs root (or set DESTDIR)", ExitCode.NOT_ROOT)
-        transaction.uninstall(destdir, say)
+        transaction.uninstall(request.destdir, say)
         return
+    fetcher = Fetcher(request.policy, say)
+    plan = make_plan(request, fetcher)
+    if options.dry_run:
+        _print_plan(plan, request, out)
+        return
+    with tempfile.TemporaryDirectory(prefix="crio-get.") as work_text:
+        work = Path(work_text)
+        work.chmod(0o700)
+        source = fetch_verified(plan, request, fetcher, work)
+        if options.download_dir is None:
+            install(source, request.destdir)
+            say(f"installed CRI-O {plan.revision} ({plan.arch})")
+
+
+# --- plan ---------------------------------------------------------------------------------------
+
+
+def make_plan(request: Request, fetcher: Fetcher) -> resolve.Plan:
+    """Check the request against the host, then decide the revision (reading its marker) and the URLs."""
+    options = request.options
     if options.file and (options.bucket or options.url or options.request):
         raise CrioError("-f installs a local tarball: it excludes -b, -u and -t", ExitCode.USAGE)
+    arch = _host_or_given_arch(options.arch)
+    if options.file is not None:
+        arch, revision = _local_name(options.file, arch if options.arch else None)
+        _check_environment(request)
+        tar_url = options.file.resolve().as_uri()
+        return resolve.Plan(arch, revision, f"local file {options.file}", tar_url,
+                            tar_url + CHECKSUM_SUFFIX, tar_url + SIGNATURE_SUFFIX)
+    marker, given = resolve.marker_or_revision(options.request)
+    base_url = resolve.base_url_for(options.bucket, options.url)
+    _check_environment(request)
+    if marker is None:
+        assert given is not None
+        return resolve.plan_for(base_url, arch, given, "given with -t")
+    url = resolve.marker_url(base_url, marker)
+    return resolve.plan_for(base_url, arch, _read_marker_at(fetcher, url, marker), f"marker {url}")
 
-    raw_arch = options.arch or platform.machine()
+
+def _host_or_given_arch(given: str | None) -> str:
+    raw_arch = given or platform.machine()
     try:
-        arch = normalize_arch(raw_arch)
+        return normalize_arch(raw_arch)
     except CrioError:
         raise CrioError(
             f"unsupported architecture {raw_arch!r}: use one of {', '.join(ARCHITECTURES)} "
@@ -77,80 +149,41 @@ def run(options: Options, out: Callable[[str], None] = print) -> None:
             ExitCode.UNSUPPORTED_ARCH,
         ) from None
 
-    marker: str | None = None
-    revision: str | None = None
-    source = ""
-    base_url = ""
-    if options.file is None:
-        marker, revision = resolve.marker_or_revision(options.request)
-        if revision:
-            source = "given with -t"
-        base_url = resolve.base_url_for(options.bucket, options.url)
-    else:
-        arch, revision = _local_name(options.file, arch if options.arch else None)
-        source = f"local file {options.file}"
-    key = options.key
-    if key is None and os.environ.get("CRIO_VERIFY_KEY"):
-        key = Path(os.environ["CRIO_VERIFY_KEY"])
-    if key is not None and not options.skip_signature and not os.access(key, os.R_OK):
-        raise CrioError(f"cannot read the verification key '{key}'", ExitCode.USAGE)
-    if not options.dry_run and options.download_dir is None and shutil.which("bash") is None:
-        raise CrioError("required tool 'bash' not found (the bundle's install script needs it)",
-                        ExitCode.MISSING_TOOL)
-    if not options.dry_run and options.download_dir is None and not destdir and not _is_root():
-        raise CrioError("installing needs root; run with sudo, or set DESTDIR to install below a directory",
-                        ExitCode.NOT_ROOT)
-
-    fetcher = Fetcher(policy, say)
-    if marker is not None:
-        url = resolve.marker_url(base_url, marker)
-        try:
-            data = fetcher.read_small(url)
-        except NotFound:
-            raise CrioError(f"marker {marker} not found at {url}", ExitCode.RESOLUTION) from None
-        except CrioError:
-            raise CrioError(f"cannot read marker {marker} from {url}", ExitCode.RESOLUTION) from None
-        revision = resolve.read_marker(data, marker)
-        source = f"marker {url}"
-    assert revision is not None
-    if options.file is not None:
-        tar_url = options.file.resolve().as_uri()
-        plan = resolve.Plan(arch, revision, source, tar_url, tar_url + ".sha256sum", tar_url + ".sig")
-    else:
-        plan = resolve.plan_for(base_url, arch, revision, source)
-
-    if options.dry_run:
-        _print_plan(plan, options, destdir, out)
-        return
-
-    with tempfile.TemporaryDirectory(prefix="crio-get.") as work_text:
-        work = Path(work_text)
-        work.chmod(0o700)
-        _fetch_verify_install(plan, options, key, fetcher, work, destdir, max_bytes)
-
 
 def _local_name(path: Path, arch: str | None) -> tuple[str, str]:
     if not path.is_file():
         raise CrioError(f"no such file: {path}", ExitCode.USAGE)
-    name = path.name
-    if not (name.startswith("cri-o.") and name.endswith(".tar.gz")):
-        raise CrioError(f"'{name}' is not named cri-o.ARCH.REVISION.tar.gz", ExitCode.USAGE)
-    middle = name.removeprefix("cri-o.").removesuffix(".tar.gz")
-    file_arch, _, file_rev = middle.partition(".")
-    try:
-        file_arch = normalize_arch(file_arch)
-    except CrioError:
-        raise CrioError(f"unsupported architecture in '{path}'", ExitCode.UNSUPPORTED_ARCH) from None
-    try:
-        revision = str(parse_revision(file_rev))
-    except CrioError:
-        raise CrioError(f"no valid revision in the name '{path}'", ExitCode.USAGE) from None
+    file_arch, revision = parse_tarball_name(path.name, str(path))
     if arch is not None and arch != file_arch:
         raise CrioError(f"-a {arch} does not match the tarball's architecture {file_arch}", ExitCode.USAGE)
-    return file_arch, revision
+    return file_arch, str(revision)
 
 
-def _print_plan(plan: resolve.Plan, options: Options, destdir: str, out: Callable[[str], None]) -> None:
+def _check_environment(request: Request) -> None:
+    """The key is readable, bash is there to run the bundle's install script, and root when installing."""
+    key = request.key
+    if key is not None and not request.options.skip_signature and not os.access(key, os.R_OK):
+        raise CrioError(f"cannot read the verification key '{key}'", ExitCode.USAGE)
+    if request.installs and shutil.which("bash") is None:
+        raise CrioError("required tool 'bash' not found (the bundle's install script needs it)",
+                        ExitCode.MISSING_TOOL)
+    if request.installs and not request.destdir and not _is_root():
+        raise CrioError("installing needs root; run with sudo, or set DESTDIR to install below a directory",
+                        ExitCode.NOT_ROOT)
+
+
+def _read_marker_at(fetcher: Fetcher, url: str, marker: str) -> str:
+    try:
+        data = fetcher.read_small(url)
+    except NotFound:
+        raise CrioError(f"marker {marker} not found at {url}", ExitCode.RESOLUTION) from None
+    except CrioError:
+        raise CrioError(f"cannot read marker {marker} from {url}", ExitCode.RESOLUTION) from None
+    return str(read_marker(data, marker))
+
+
+def _print_plan(plan: resolve.Plan, request: Request, out: Callable[[str], None]) -> None:
+    options = request.options
     skipped = "; SKIPPED by flag" if options.skip_signature else ""
     out(f"revision: {plan.revision} ({plan.source})")
     out(f"architecture: {plan.arch}")
@@ -162,71 +195,46 @@ def _print_plan(plan: resolve.Plan, options: Options, destdir: str, out: Callabl
     else:
         for var in INSTALL_VARIABLES:
             out(f"install variable: {var}={os.environ.get(var, '')}")
-        out(f"install record: {transaction.state_dir(destdir) / INSTALL_RECORD}")
+        out(f"install record: {transaction.state_dir(request.destdir) / INSTALL_RECORD}")
         out(f"destinations: every path the bundle's '{BUNDLE_TOP}/{BUNDLE_INSTALL_SCRIPT} --list' prints, below DESTDIR")
     out("dry run: nothing downloaded (but the marker) or changed")
 
 
-def _fetch_verify_install(plan: resolve.Plan, options: Options, key: Path | None, fetcher: Fetcher,
-                          work: Path, destdir: str, max_bytes: int) -> None:
-    name = tarball_name(plan.arch, plan.revision)
-    try:
-        checksum = fetcher.read_small(plan.checksum_url)
-    except NotFound:
-        raise CrioError(f"revision {plan.revision} has no {plan.arch} bundle: {plan.checksum_url} not found",
-                        ExitCode.RESOLUTION) from None
-    try:
-        signature: bytes | None = fetcher.read_small(plan.signature_url)
-    except NotFound:
-        signature = None
-    check_sig = verify.signature_policy(signature is not None, key, options.skip_signature, name,
+# --- source: one pass over the tarball ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifiedBundle:
+    """A bundle whose tarball matched its sha256 (and signature), unpacked into private staging."""
+
+    staging: Path
+    tarball_sha256: str
+    manifest_checked: bool   # every file manifest.json lists was extracted with its sha256
+
+
+def fetch_verified(plan: resolve.Plan, request: Request, fetcher: Fetcher, work: Path) -> VerifiedBundle:
+    """Download the side files, then stream the tarball once through hash, -d copy and extractor; verify.
+
+    With -d the tarball is written straight into DIR under a temporary name and renamed only once
+    verified; nothing is extracted. Any failure leaves neither staging nor a partial file behind.
+    """
+    options = request.options
+    name = plan.tarball_name
+    checksum = _read_published(fetcher, plan, plan.checksum_url)
+    signature = _read_optional(fetcher, plan.signature_url)
+    check_sig = verify.signature_policy(signature is not None, request.key, options.skip_signature, name,
                                         plan.signature_url)
     expected = verify.expected_digest(checksum, name)
-
     say(f"downloading {plan.tarball_url}")
-    digest = hashlib.sha256()
-    extractor = None if options.download_dir is not None else StreamingExtractor(work / "staging", max_bytes)
-    # -d writes straight into DIR under a temporary name, renamed only once verified: no second copy.
+    extractor = None if options.download_dir is not None else StreamingExtractor(work / "staging",
+                                                                                  request.max_bytes)
     partial = options.download_dir / f".{name}.partial" if options.download_dir is not None else None
-    if partial is not None:
-        partial.parent.mkdir(parents=True, exist_ok=True)
-    sink = open(partial, "wb") if partial is not None else None
-    progress: tqdm | None = None
-    manifest_checked = False
-
-    def on_length(length: int | None) -> None:
-        nonlocal progress
-        progress = tqdm(total=length, unit="B", unit_scale=True, disable=not sys.stderr.isatty(),
-                        desc=name, leave=False)
-
     try:
-        try:
-            for chunk in fetcher.stream(plan.tarball_url, on_length):
-                digest.update(chunk)
-                if sink is not None:
-                    sink.write(chunk)
-                if extractor is not None:
-                    extractor.feed(chunk)
-                if progress is not None:
-                    progress.update(len(chunk))
-        except NotFound:
-            raise CrioError(f"revision {plan.revision} has no {plan.arch} bundle: {plan.tarball_url} not found",
-                            ExitCode.RESOLUTION) from None
-        finally:
-            if progress is not None:
-                progress.close()
-            if sink is not None:
-                sink.close()
+        digest = _stream_tarball(fetcher, plan, partial, extractor)
         verify.check_digest(digest.hexdigest(), expected, name)
         say("sha256 verified")
-        if options.skip_signature:
-            say("WARNING: signature verification SKIPPED (--insecure-skip-signature-verification)")
-        elif check_sig:
-            assert signature is not None and key is not None
-            verify.check_signature(digest.digest(), signature, key, name)
-            say("signature verified")
-        else:
-            say(f"no signature is published for {name}: verified by sha256 only")
+        _verify_signature(digest.digest(), signature if check_sig else None, request, name)
+        manifest_checked = False
         if extractor is not None:
             extractor.finish()
             manifest_checked = extractor.manifest_checked
@@ -238,15 +246,90 @@ def _fetch_verify_install(plan: resolve.Plan, options: Options, key: Path | None
         if partial is not None:
             partial.unlink(missing_ok=True)
         raise
-
     if options.download_dir is not None:
         assert partial is not None
-        partial.replace(options.download_dir / name)
-        (options.download_dir / (name + ".sha256sum")).write_bytes(checksum)
-        if signature is not None:
-            (options.download_dir / (name + ".sig")).write_bytes(signature)
-        say(f"downloaded and verified {name} into {options.download_dir}")
-        return
-    transaction.install_bundle(work / "staging", destdir, say,
-                               digest.hexdigest() if manifest_checked else None)
-    say(f"installed CRI-O {plan.revision} ({plan.arch})")
+        _save_download(options.download_dir, partial, name, checksum, signature)
+    return VerifiedBundle(work / "staging", digest.hexdigest(), manifest_checked)
+
+
+def _read_published(fetcher: Fetcher, plan: resolve.Plan, url: str) -> bytes:
+    try:
+        return fetcher.read_small(url)
+    except NotFound:
+        raise CrioError(f"revision {plan.revision} has no {plan.arch} bundle: {url} not found",
+                        ExitCode.RESOLUTION) from None
+
+
+def _read_optional(fetcher: Fetcher, url: str) -> bytes | None:
+    try:
+        return fetcher.read_small(url)
+    except NotFound:
+        return None
+
+
+def _stream_tarball(fetcher: Fetcher, plan: resolve.Plan, partial: Path | None,
+                    extractor: StreamingExtractor | None) -> hashlib._Hash:
+    """Each chunk once: into the hash, the -d file and the extractor; a progress bar on a terminal."""
+    digest = hashlib.sha256()
+    progress: tqdm | None = None
+
+    def on_length(length: int | None) -> None:
+        nonlocal progress
+        progress = tqdm(total=length, unit="B", unit_scale=True, disable=not sys.stderr.isatty(),
+                        desc=plan.tarball_name, leave=False)
+
+    sink: BinaryIO | None = None
+    if partial is not None:
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        sink = open(partial, "wb")
+    try:
+        for chunk in fetcher.stream(plan.tarball_url, on_length):
+            digest.update(chunk)
+            if sink is not None:
+                sink.write(chunk)
+            if extractor is not None:
+                extractor.feed(chunk)
+            if progress is not None:
+                progress.update(len(chunk))
+    except NotFound:
+        raise CrioError(f"revision {plan.revision} has no {plan.arch} bundle: {plan.tarball_url} not found",
+                        ExitCode.RESOLUTION) from None
+    finally:
+        if progress is not None:
+            progress.close()
+        if sink is not None:
+            sink.close()
+    return digest
+
+
+def _verify_signature(digest: bytes, signature: bytes | None, request: Request, name: str) -> None:
+    """`signature` is the published one when the policy says to check it, else None."""
+    if request.options.skip_signature:
+        say("WARNING: signature verification SKIPPED (--insecure-skip-signature-verification)")
+    elif signature is not None:
+        assert request.key is not None
+        verify.check_signature(digest, signature, request.key, name)
+        say("signature verified")
+    else:
+        say(f"no signature is published for {name}: verified by sha256 only")
+
+
+def _save_download(directory: Path, partial: Path, name: str, checksum: bytes, signature: bytes | None) -> None:
+    partial.replace(directory / name)
+    (directory / (name + CHECKSUM_SUFFIX)).write_bytes(checksum)
+    if signature is not None:
+        (directory / (name + SIGNATURE_SUFFIX)).write_bytes(signature)
+    say(f"downloaded and verified {name} into {directory}")
+
+
+# --- install -------------------------------------------------------------------------------------
+
+
+def install(source: VerifiedBundle, destination: str) -> None:
+    """Run the bundle's own install script into DESTDIR `destination`, inside a rollback journal.
+
+    The tarball's sha256 is passed on only when the manifest was checked while extracting, so the
+    script need not hash the files again.
+    """
+    transaction.install_bundle(source.staging, destination, say,
+                               source.tarball_sha256 if source.manifest_checked else None)

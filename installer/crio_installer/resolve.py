@@ -1,7 +1,6 @@
 """Which revision to install and where to read it from: the same rules as scripts/get.
 
-A marker is trusted only if it reads as one revision; an empty file, an HTML
-error page or anything else is a resolution error here, never a 404 later.
+Markers are read by crio.marker.read_marker, the rule every reader shares.
 """
 
 from __future__ import annotations
@@ -9,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crio.artifacts import (
-    MAIN_MARKER,
     artifact_url,
     checksum_name,
     marker_for_request,
@@ -20,9 +18,6 @@ from crio.artifacts import (
 )
 from crio.errors import CrioError, ExitCode
 from crio.revision import ACCEPTED_REVISIONS, parse_minor_series, parse_revision
-
-#: A marker longer than this is not a revision (an error page, most likely).
-MAX_MARKER_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -63,32 +58,6 @@ def marker_or_revision(request: str | None) -> tuple[str | None, str | None]:
             f"invalid revision {request!r}: use {ACCEPTED_REVISIONS}, or vMAJOR.MINOR for the newest tag of a minor",
             ExitCode.USAGE,
         ) from None
-
-
-def read_marker(data: bytes, name: str) -> str:
-    """The revision a marker names; anything else is a resolution error."""
-    if len(data) > MAX_MARKER_BYTES:
-        raise CrioError(
-            f"marker {name} is not a revision (it is {len(data)} bytes long; expected {ACCEPTED_REVISIONS})",
-            ExitCode.RESOLUTION,
-        )
-    text = data.replace(b"\0", b"").decode("utf-8", "replace").strip()
-    if not text:
-        raise CrioError(f"marker {name} is empty", ExitCode.RESOLUTION)
-    if text.startswith("<"):
-        raise CrioError(f"marker {name} is an HTML page, not a revision", ExitCode.RESOLUTION)
-    try:
-        revision = str(parse_revision(text))
-    except CrioError:
-        raise CrioError(
-            f"marker {name} does not name a revision (got {text[:80]!r}; expected {ACCEPTED_REVISIONS})",
-            ExitCode.RESOLUTION,
-        ) from None
-    if name != MAIN_MARKER:
-        series = name.removeprefix("latest-").removesuffix(".txt")
-        if not revision.startswith(f"v{series}."):
-            raise CrioError(f"marker {name} names {revision}, which is not a tag of {series}", ExitCode.RESOLUTION)
-    return revision
 
 
 def plan_for(base_url: str, arch: str, revision: str, source: str) -> Plan:

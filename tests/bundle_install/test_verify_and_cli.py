@@ -124,15 +124,6 @@ def test_help_exits_0_and_documents_exit_codes(bundle: Path, env: dict[str, str]
         assert f"{int(code)} " in text.split("Exit codes:")[1]
 
 
-def test_script_exit_codes_match_crio_errors() -> None:
-    text = (BUNDLE_FILES / "install").read_text()
-    line = next(x for x in text.splitlines() if x.startswith("readonly EXIT_USAGE="))
-    values = dict(part.split("=") for part in line.removeprefix("readonly ").split())
-    assert values == {"EXIT_USAGE": str(int(ExitCode.USAGE)), "EXIT_VERIFY": str(int(ExitCode.VERIFICATION)),
-                      "EXIT_INSTALL": str(int(ExitCode.INSTALL)), "EXIT_MISSING_TOOL": str(int(ExitCode.MISSING_TOOL)),
-                      "EXIT_NOT_ROOT": str(int(ExitCode.NOT_ROOT))}
-
-
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the script as another user")
 def test_refuses_without_root_when_no_destdir(os_release: Path) -> None:
     # A world-readable copy (pytest's tmp dirs are private to root), run as nobody.

@@ -1,18 +1,36 @@
-"""scripts/get carries a bash copy of the crio/ naming rules; these tests hold it to the Python originals.
+"""scripts/get and the in-bundle install script carry bash copies of crio/ rules; these tests hold them to Python.
 
 Each query runs the script's own function through its hidden `--contract FUNCTION ARGS...` mode,
-batched into one bash process per table so the whole file costs a few processes.
+batched into one bash process per table so the whole file costs a few processes. The checks take
+the script paths as arguments, so the last test can run them against deliberately changed copies
+and see each one fail.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
+from pathlib import Path
 
-from helpers.get_fixtures import GET_SCRIPT
+from helpers.bundle_install import BUNDLE_FILES
+from helpers.get_fixtures import CRIO_GET, GET_SCRIPT
 
 from crio.arch import ALIASES, ARCHITECTURES, normalize_arch
-from crio.artifacts import MAIN_MARKER, artifact_url, marker_for_request, public_base_url, tarball_name
-from crio.errors import CrioError, ExitCode
+from crio.artifacts import (
+    INSTALL_PATH_VARIABLES,
+    INSTALL_VARIABLES,
+    MAIN_MARKER,
+    SHA256_TOOLS,
+    artifact_url,
+    marker_for_request,
+    parse_tarball_name,
+    public_base_url,
+    tarball_name,
+)
+from crio.bundle_manifest import BundleFile, BundleManifest
+from crio.errors import INSTALL_SCRIPT_CODES, INSTALLER_CODES, CrioError, ExitCode, exit_code_help
+from crio.marker import read_marker
+from crio.record import format_row, parse_record, rows_by_path
 from crio.revision import parse_minor_series, parse_revision
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -32,10 +50,13 @@ BUCKETS = ["cri-o", "gs://cri-o", "my.bucket-1", "a_b", "ab", "a" * 63, "a" * 64
 CHANNELS = ["", "v1.21", "1.21", "v1.9", "v1.100", "v01.21", "v1.21.0", "v1", "1.x"]
 
 
-def query(calls: list[list[str]]) -> list[tuple[int, str]]:
-    """Run the script's contract functions in one bash process (`get --contract`, batch on stdin)."""
+INSTALL_SCRIPT = BUNDLE_FILES / "install"
+
+
+def query(calls: list[list[str]], script: Path = GET_SCRIPT) -> list[tuple[int, str]]:
+    """Run a script's contract functions in one bash process (`SCRIPT --contract`, batch on stdin)."""
     payload = "".join("\x1f".join(call) + "\0" for call in calls)
-    proc = subprocess.run(["bash", str(GET_SCRIPT), "--contract"], input=payload, capture_output=True,
+    proc = subprocess.run(["bash", str(script), "--contract"], input=payload, capture_output=True,
                           text=True, check=True)
     results = []
     for record in proc.stdout.split("\0")[:-1]:
@@ -119,3 +140,245 @@ def test_shellcheck_clean() -> None:
 def test_last_line_runs_main() -> None:
     lines = [line for line in GET_SCRIPT.read_text().splitlines() if line.strip()]
     assert lines[-1] == 'main "$@"'
+
+
+# --- rules shared with the in-bundle install script (and crio-get) --------------------------------
+
+HEX = "ab" * 32
+
+
+def python_outcome(fn, *args) -> tuple[int, str | None]:
+    """(0, output) or (exit code, None): what a bash contract query answers, computed in Python."""
+    try:
+        return 0, fn(*args)
+    except CrioError as exc:
+        return int(exc.exit_code), None
+
+
+def compare_outcomes(calls: list[list[str]], expected: list[tuple[int, str | None]], script: Path) -> None:
+    """Exit code and (on success) output of each bash query equal Python's."""
+    mismatches = []
+    for call, want, (code, out) in zip(calls, expected, query(calls, script), strict=True):
+        have = (code, out if code == 0 else None)
+        if have != want:
+            mismatches.append(f"{call}: bash {have!r}, python {want!r}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+def exit_block(help_text: str) -> str:
+    return help_text.split("Exit codes:\n", 1)[1].rstrip("\n")
+
+
+def check_exit_codes(get_script: Path, install_script: Path) -> None:
+    """Both scripts: every code they name has the table's number, and their help lists the table's labels."""
+    codes = list(INSTALLER_CODES)
+    assert query([["exit_code", c.name.lower()] for c in codes], get_script) == [(0, str(int(c))) for c in codes]
+    names = query([["exit_codes"]], install_script)[0][1].split("\n")
+    assert names == [c.name for c in INSTALL_SCRIPT_CODES], "install names other codes than the table"
+    assert query([["exit_code", n] for n in names], install_script) == \
+        [(0, str(int(c))) for c in INSTALL_SCRIPT_CODES]
+    for script, table in ((get_script, INSTALLER_CODES), (install_script, INSTALL_SCRIPT_CODES)):
+        out = subprocess.run(["bash", str(script), "--help"], capture_output=True, text=True, check=True).stdout
+        assert exit_block(out) == exit_code_help(table), f"{script.name} --help differs from crio.errors"
+
+
+def check_install_variables(get_script: Path, install_script: Path) -> None:
+    assert query([["install_variables"]], get_script) == [(0, "\n".join(INSTALL_VARIABLES))]
+    assert query([["path_variables"]], install_script) == [(0, "\n".join(INSTALL_PATH_VARIABLES))]
+    for script in (get_script, install_script):
+        assert query([["sha256_tools"]], script) == [(0, "\n".join(SHA256_TOOLS))]
+
+
+TARBALL_NAMES = [
+    "cri-o.amd64.v1.21.0.tar.gz", f"cri-o.arm64.{SHA}.tar.gz", "cri-o.x86_64.1.21.0.tar.gz",
+    "cri-o.sparc.v1.21.0.tar.gz", "cri-o.amd64.v1.21.tar.gz", "cri-o.amd64.tar.gz", "cri-o..tar.gz",
+    "cri-o.tar.gz", "crio.amd64.v1.21.0.tar.gz", "cri-o.amd64.v1.21.0.tgz", "cri-o.amd64.v1.21.0.tar.gz.sig",
+    "cri-o.AMD64.V1.21.0.tar.gz", f"cri-o.{SHA}.tar.gz", "cri-o.amd64.v1.22.0-rc.1.tar.gz", "",
+]
+
+
+def check_tarball_names(get_script: Path) -> None:
+    def python(name: str) -> str:
+        arch, revision = parse_tarball_name(name)
+        return f"{arch} {revision}"
+
+    compare_outcomes([["parse_tarball_name", n] for n in TARBALL_NAMES],
+                     [python_outcome(python, n) for n in TARBALL_NAMES], get_script)
+
+
+MARKERS = [
+    (b"v1.21.3\n", "latest-1.21.txt"), (b"  v1.21.3 \t\r\n", "latest-1.21.txt"), (b"v1.21.3\0\n", "latest-1.21.txt"),
+    (SHA.upper().encode(), "latest-main.txt"), (b"", "latest-main.txt"), (b"\n \n", "latest-main.txt"),
+    (b"<html>404</html>", "latest-main.txt"), (b"stable", "latest-main.txt"), (b"v1.22.0", "latest-1.21.txt"),
+    (b"v1.210.0", "latest-1.21.txt"), (b"v1.21.3\nv1.21.4", "latest-1.21.txt"), (b"v" * 4097, "latest-main.txt"),
+    (b"v1.21.0" + b" " * 4090, "latest-1.21.txt"), (SHA.encode(), "latest-release-1.21.txt"),
+    (b"v1.22.0", "latest-main.txt"), (b"\x1fv1.21.0", "latest-1.21.txt"), (b"\xff\xfe", "latest-main.txt"),
+]
+
+
+def check_markers(get_script: Path, tmp: Path) -> None:
+    calls = []
+    for index, (data, name) in enumerate(MARKERS):
+        (tmp / f"marker{index}").write_bytes(data)
+        calls.append(["read_marker", str(tmp / f"marker{index}"), name])
+    compare_outcomes(calls, [python_outcome(lambda d, n: str(read_marker(d, n)), d, n) for d, n in MARKERS],
+                     get_script)
+
+
+def _manifest(*files: dict[str, object]) -> str:
+    return json.dumps({"schema": 1, "components": [], "files": list(files)}, indent=2)
+
+
+MANIFESTS = [
+    BundleManifest("v1.21.0", "1.21.0", "amd64", 0, [], [
+        BundleFile("bin/crio", HEX, 3, "0755", "crio"), BundleFile("etc/crio.conf", "cd" * 32, 1, "0644", "b"),
+    ]).to_json(),
+    _manifest({"path": "cri-o/bin/a", "sha256": HEX.upper()}, {"path": "./etc/b", "sha256": HEX}),
+    _manifest({"path": "bin/a", "sha256": HEX}, {"path": "manifest.json", "sha256": HEX}),
+    _manifest({"path": "bin/a", "sha256": HEX}, {"path": "./manifest.json", "sha256": HEX}),
+    _manifest({"path": "bin/a", "sha256": HEX}, {"path": "bin/a", "sha256": "cd" * 32}),
+    _manifest({"path": "manifest.json", "sha256": HEX}),
+    _manifest(),
+    _manifest({"path": "bin/../../etc/passwd", "sha256": HEX}),
+    _manifest({"path": "/etc/passwd", "sha256": HEX}),
+    _manifest({"path": "bin/./a", "sha256": HEX}),
+    _manifest({"path": "", "sha256": HEX}),
+    _manifest({"path": "bin/a b", "sha256": HEX}),
+    _manifest({"path": "bin/a", "sha256": HEX[:63]}),
+    _manifest({"path": "bin/a", "sha256": HEX + "0"}),
+    _manifest({"sha256": HEX}),
+    _manifest({"path": 7, "sha256": HEX}),
+    '{"components": []}',
+    "not json",
+]
+
+
+def check_manifests(install_script: Path, tmp: Path) -> None:
+    def python(text: str) -> str:
+        listed = BundleManifest.from_json(text).sha256_by_path()
+        return "\n".join(sorted(f"{path}\t{sha}" for path, sha in listed.items()))
+
+    calls = []
+    for index, text in enumerate(MANIFESTS):
+        (tmp / f"manifest{index}.json").write_text(text)
+        calls.append(["manifest_files", str(tmp / f"manifest{index}.json")])
+    compare_outcomes(calls, [python_outcome(python, t) for t in MANIFESTS], install_script)
+
+
+RECORDS = [
+    f"/usr/local/bin/crio\t{HEX}\t0755\tfile\n/etc/crio\t-\t0755\tdir\n",
+    f"#format\t1\n#revision\tv1.21.0\n#revision\tv9.9.9\n#Bad\tx\n#note\n# comment\n/a\t{HEX}\t0644\tconfig\n",
+    f"/a\t{HEX}\t0644\tfile\n/a\t{'cd' * 32}\t0600\tconfig",
+    f"/a\t{HEX}\t0644\tfile\t\n",
+    f"/a\t\t{HEX}\t0644\tfile\n",
+    f"/a\t{HEX}\t0644\n",
+    f"/a\t{HEX}\tfile\n",
+    f"relative\t{HEX}\t0644\tfile\n",
+    f"/a\t{HEX}\t0644\tsocket\n",
+    f"/a\t{HEX}\t0644\tfile\n\n/b\t-\t0755\tdir\n",
+    "/a\t\t0644\tfile\n",
+    "",
+]
+ROWS = [
+    ["/usr/bin/crio", HEX, "0755", "file"], ["/etc/x", HEX, "0644", "config"], ["/etc", "-", "0755", "dir"],
+    ["bin/crio", HEX, "0755", "file"], ["/a\tb", HEX, "0644", "file"], ["/a", HEX.upper(), "0644", "file"],
+    ["/a", "-", "0644", "file"], ["/etc", HEX, "0755", "dir"], ["/a", HEX, "644", "file"],
+    ["/a", HEX, "0644", "link"], ["/a", HEX, "0855", "file"],
+]
+
+
+def check_records(install_script: Path, tmp: Path) -> None:
+    def python(text: str) -> str:
+        record = parse_record(text)
+        meta = sorted(f"#{key}\t{value}" for key, value in record.meta.items())
+        rows = ["\t".join([r.path, r.sha256, r.mode, r.kind.value]) for r in rows_by_path(record).values()]
+        return "\n".join(meta + rows)
+
+    calls = []
+    for index, text in enumerate(RECORDS):
+        (tmp / f"record{index}.tsv").write_text(text)
+        calls.append(["record_parse", str(tmp / f"record{index}.tsv")])
+    compare_outcomes(calls, [python_outcome(python, t) for t in RECORDS], install_script)
+    compare_outcomes([["record_row", *row] for row in ROWS], [python_outcome(format_row, *row) for row in ROWS],
+                     install_script)
+
+
+def test_exit_codes_and_help_match_crio_errors() -> None:
+    check_exit_codes(GET_SCRIPT, INSTALL_SCRIPT)
+
+
+def test_crio_get_help_is_generated_from_the_table() -> None:
+    out = subprocess.run([str(CRIO_GET), "--help"], capture_output=True, text=True, check=True).stdout
+    # click indents the epilog by two more spaces
+    assert "\n".join(f"  {line}" for line in exit_code_help(INSTALLER_CODES).splitlines()) in out
+
+
+def test_install_variables_and_hash_tools_match() -> None:
+    check_install_variables(GET_SCRIPT, INSTALL_SCRIPT)
+
+
+def test_local_tarball_names_match() -> None:
+    check_tarball_names(GET_SCRIPT)
+
+
+def test_markers_are_read_by_one_rule(tmp_path: Path) -> None:
+    check_markers(GET_SCRIPT, tmp_path)
+
+
+def test_bundle_manifest_is_read_by_one_rule(tmp_path: Path) -> None:
+    check_manifests(INSTALL_SCRIPT, tmp_path)
+
+
+def test_record_rows_are_read_and_written_by_one_rule(tmp_path: Path) -> None:
+    check_records(INSTALL_SCRIPT, tmp_path)
+
+
+def test_install_script_shellcheck_clean() -> None:
+    proc = subprocess.run(["shellcheck", str(INSTALL_SCRIPT)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout
+
+
+# Each change makes one bash copy differ from crio/ the way a hand edit would.
+MUTATIONS = [
+    ("install", "EXIT_VERIFICATION=6", "EXIT_VERIFICATION=5", "exit_codes"),
+    ("install", "  8 a required tool is missing", "  8 missing tool", "exit_codes"),
+    ("get", "  ${EXIT_RESOLUTION} resolution (", "  ${EXIT_RESOLUTION} resolution failed (", "exit_codes"),
+    ("install", "SYSCONFIGDIR STATEDIR)", "STATEDIR SYSCONFIGDIR)", "variables"),
+    ("get", "readonly SHA256_TOOLS=(sha256sum shasum openssl)", "readonly SHA256_TOOLS=(shasum sha256sum openssl)",
+     "variables"),
+    ("get", 'arch_text="${middle%%.*}"', 'arch_text="${middle%.*}"', "tarball_names"),
+    ("get", "readonly MAX_MARKER_BYTES=4096", "readonly MAX_MARKER_BYTES=8192", "markers"),
+    ("get", "\"$MAIN_MARKER\" | latest-release-*) return 0", "\"$MAIN_MARKER\") return 0", "markers"),
+    ("install", "readonly PATH_CHARS_RE='^[A-Za-z0-9._+@%=,:~/-]+$'", "readonly PATH_CHARS_RE='^.+$'", "manifests"),
+    ("install", "        path=${path#./}\n", "", "manifests"),
+    ("install", "[[ $mode =~ ^0[0-7]{3}$ ]]", "[[ $mode =~ ^[0-7]{3,4}$ ]]", "records"),
+    ("install", '[ "${#tabs}" -ne 3 ]', '[ "${#tabs}" -gt 3 ]', "records"),
+]
+
+
+def test_a_changed_copy_fails_the_contract(tmp_path: Path) -> None:
+    checks = {
+        "exit_codes": lambda get, install: check_exit_codes(get, install),
+        "variables": lambda get, install: check_install_variables(get, install),
+        "tarball_names": lambda get, _install: check_tarball_names(get),
+        "markers": lambda get, _install: check_markers(get, tmp_path),
+        "manifests": lambda _get, install: check_manifests(install, tmp_path),
+        "records": lambda _get, install: check_records(install, tmp_path),
+    }
+    for check in checks.values():
+        check(GET_SCRIPT, INSTALL_SCRIPT)           # the originals pass ...
+    survived = []
+    for index, (which, old, new, check) in enumerate(MUTATIONS):
+        get, install = tmp_path / f"get{index}", tmp_path / f"install{index}"
+        get.write_text(GET_SCRIPT.read_text())
+        install.write_text(INSTALL_SCRIPT.read_text())
+        target = get if which == "get" else install
+        text = target.read_text()
+        assert text.count(old) == 1, f"mutation {index} no longer applies: {old!r}"
+        target.write_text(text.replace(old, new))
+        try:
+            checks[check](get, install)              # ... and the changed copy must not
+        except AssertionError:
+            continue
+        survived.append(f"{which}: {old!r} -> {new!r}")
+    assert not survived, "changed copies the contract test did not catch:\n" + "\n".join(survived)

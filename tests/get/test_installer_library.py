@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 from crio_installer.extract import MemberChecker, StreamingExtractor, UnsafeArchive
-from crio_installer.resolve import marker_or_revision, read_marker
+from crio_installer.resolve import marker_or_revision
 from crio_installer.verify import signature_policy
 from helpers.get_fixtures import HOSTILE_KINDS, hostile_tarball, write_bundle
 from helpers.http_server import FaultServer
 
 from crio.download import DownloadFailed, Fetcher, NotFound, RetryPolicy
 from crio.errors import CrioError, ExitCode
+from crio.marker import read_marker
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -38,7 +39,7 @@ def test_read_marker(data: bytes, name: str, expected: str | None) -> None:
             read_marker(data, name)
         assert info.value.exit_code == ExitCode.RESOLUTION
     else:
-        assert read_marker(data, name) == expected
+        assert str(read_marker(data, name)) == expected
 
 
 def test_marker_or_revision() -> None:

@@ -18,7 +18,6 @@ when git does not know the revision).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -40,6 +39,7 @@ from crio.artifacts import (
     sbom_name,
     tarball_name,
 )
+from crio.bundle_manifest import BundleComponent, BundleFile, BundleManifest
 from crio.checksums import format_sha256sum
 from crio.errors import CrioError, ExitCode
 from crio.manifest import build_revision_manifest, write_revision_manifest
@@ -59,7 +59,6 @@ REPO_ROOT = Path(crio.__file__).resolve().parent.parent
 NIX_DIR = REPO_ROOT / "nix"
 #: Files every bundle carries from files/, with their modes.
 BUNDLE_FILES: dict[str, int] = {BUNDLE_INSTALL_SCRIPT: 0o755, "Makefile": 0o644, "README.md": 0o644}
-MANIFEST_SCHEMA = 1
 BUILDER = RESERVED_NAME   # owner of the builder's own files in messages and the manifest
 
 
@@ -307,28 +306,20 @@ class _ArchBuilder:
     def _manifest(self, arch: str, staged: list[StagedFile], writer: TarballWriter) -> bytes:
         owners = {s.dest: s.component for s in staged}
         prefix = f"{BUNDLE_TOP}/"
-        data = {
-            "schema": MANIFEST_SCHEMA,
-            "revision": str(self.revision),
-            "version": self.version,
-            "arch": arch,
-            "source_date_epoch": self.mtime,
-            "components": [
-                {
-                    "name": c.name, "version": c.version, "license": c.license, "homepage": c.homepage,
-                    "dest": c.dest, "mode": f"{c.mode:04o}", "source": c.source_for(arch).describe(),
-                }
+        manifest = BundleManifest(
+            revision=str(self.revision), version=self.version, arch=arch, source_date_epoch=self.mtime,
+            components=[
+                BundleComponent(c.name, c.version, c.license, c.homepage, c.dest, f"{c.mode:04o}",
+                                c.source_for(arch).describe())
                 for c in self.spec.components
             ],
-            "files": [
-                {
-                    "path": r.name.removeprefix(prefix), "sha256": r.sha256, "size": r.size,
-                    "mode": f"{r.mode:04o}", "component": owners[r.name.removeprefix(prefix)],
-                }
-                for r in sorted(writer.records, key=lambda r: r.name)
+            files=[
+                BundleFile(r.name.removeprefix(prefix), r.sha256, r.size, f"{r.mode:04o}",
+                           owners[r.name.removeprefix(prefix)])
+                for r in writer.records
             ],
-        }
-        return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+        )
+        return manifest.to_json().encode()
 
     def _written(self, path: Path) -> WrittenFile:
         data = path.read_bytes()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import git
 
-from crio.artifacts import release_branch
+from crio.artifacts import parse_release_branch, release_branch
 from crio.errors import CrioError, ExitCode
 from crio.revision import Version, parse_minor_series
 from crio_release.gitrel.repo import (
@@ -75,10 +75,9 @@ def release_branches(ctx: ReleaseContext) -> dict[tuple[int, int], str]:
               and r.name.startswith(prefix)]
     out: dict[tuple[int, int], str] = {}
     for name in names:
-        if name.startswith("release-"):
-            series = parse_minor_series(name.removeprefix("release-"))
-            if series is not None:
-                out[series] = name
+        series = parse_release_branch(name)
+        if series is not None:
+            out[series] = name
     return out
 
 

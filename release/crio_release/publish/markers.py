@@ -26,7 +26,8 @@ from crio.artifacts import (
 )
 from crio.errors import CrioError, ExitCode
 from crio.manifest import RevisionManifest
-from crio.revision import Revision, parse_revision
+from crio.marker import read_marker
+from crio.revision import Revision
 from crio_release.publish.storage import ObjectInfo, PreconditionFailed, Storage, open_bucket
 
 MARKER_CONTENT_TYPE = "text/plain"
@@ -103,12 +104,11 @@ def _marker_text(revision: Revision) -> bytes:
 
 
 def _parse_marker(marker: str, data: bytes) -> Revision:
-    text = data.decode("utf-8", errors="replace").strip()
+    """The installers' rule (crio.marker), failing with the publisher's code: a person must look first."""
     try:
-        return parse_revision(text)
-    except CrioError:
-        raise CrioError(f"marker {marker} holds {text[:60]!r}, not a revision: fix it by hand first",
-                        ExitCode.MARKER) from None
+        return read_marker(data, marker)
+    except CrioError as exc:
+        raise CrioError(f"{exc.message}: fix it by hand first", ExitCode.MARKER) from None
 
 
 def compare(marker: str, current: Revision, new: Revision, repo: Path | None) -> int:
