@@ -48,6 +48,7 @@ class ExitCode(IntEnum):
     # crio-release git commands
     REFUSED = 40
     GIT = 41
+    GITHUB = 42
 
 
 class CrioError(Exception):
