@@ -7,7 +7,8 @@ https://api.github.com, or a GitHub Enterprise API). Failure policy:
 * 403/429 with `Retry-After` or `X-RateLimit-Remaining: 0` + `X-RateLimit-Reset`:
   a visible message, then the wait is honoured; a wait longer than `max_wait`
   fails at once saying when the limit resets (no silent hour-long hang in CI);
-* 5xx and connection failures: retried `retries` times with doubling delays;
+* 5xx and connection failures: retried `retries` times with doubling delays
+  (1, 2, 4 s, never more than `max_wait`);
 * 401, and 403 that is no rate limit: an error (exit code GITHUB) naming the
   request and what to fix; 404 (and 422 "no such commit"): `GitHubNotFound`,
   which the callers turn into a skipped note with a warning.
@@ -123,7 +124,7 @@ class GitHubClient:
         if failures >= self.retries:
             raise GitHubError(f"{what}: {problem}, {failures + 1} times; GitHub at {self.api_url} is unavailable, "
                               "run again later")
-        delay = self.backoff * (2 ** failures)
+        delay = min(self.backoff * (2 ** failures), self.max_wait)
         self.say(f"{what}: {problem}; retrying in {delay:g} s ({failures + 1} of {self.retries} retries)")
         self.sleep(delay)
         return failures + 1

@@ -69,6 +69,9 @@ def module_versions(text: str) -> dict[str, str]:
 
 def pretty_version(version: str) -> str:
     """What upstream prints for a version: a pseudo-version's short commit, without +incompatible."""
+    if " " in version:  # a replacement by another module: `path version`
+        path, _, version = version.rpartition(" ")
+        return f"{path} {pretty_version(version)}"
     version = version.removesuffix("+incompatible")
     match = _PSEUDO_RE.search(version)
     return match.group(1)[:7] if match else version

@@ -83,11 +83,10 @@ def release_note_text(body: str) -> str | None:
 
 def clean_note(text: str) -> str:
     """Upstream's tidying: no `action required` prefix, no bullet on a one-line note, no trailing spaces."""
-    text = _ACTION_RE.sub("", text)
     lines = [line.rstrip() for line in text.strip().splitlines()]
     if len(lines) == 1:
         lines[0] = re.sub(r"^[-*]+\s+", "", lines[0])
-    return "\n".join(lines).strip()
+    return _ACTION_RE.sub("", "\n".join(lines)).strip()
 
 
 def kinds_of(labels: tuple[str, ...], body: str) -> list[str]:

@@ -38,6 +38,8 @@ from crio_release.gitrel.prnotes import (
 MERGE_RE = re.compile(r"^Merge pull request #(\d+) from ([^/\s]+)/")
 SQUASH_RE = re.compile(r"\(#(\d+)\)\s*$")
 WORKERS = 8
+#: Cache entry of a pull request GitHub answered 404 for (written only when the run found others).
+MISSING = {"missing": True}
 REPOSITORY_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _REMOTE_RE = re.compile(r"^(?:[a-z+]+://(?:[^@/]+@)?|[^@/]+@)(?P<host>[^/:]+)(?::\d+)?[/:]"
                         r"(?P<slug>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
@@ -130,29 +132,33 @@ class PullRequestSource:
     warn: Callable[[str], None] = print
     _prs: dict[int, PullRequest] = field(default_factory=dict)
 
-    def _cached_pr(self, number: int) -> PullRequest | None:
-        data = None if self.refresh else self.cache.get("pr", str(number))
-        try:
-            return PullRequest.from_api(data) if data is not None else None
-        except (ValueError, KeyError, TypeError):
-            return None
-
     def _store(self, pr: PullRequest) -> None:
         self._prs[pr.number] = pr
         self.cache.put("pr", str(pr.number), asdict(pr))
 
     def fetch_pr(self, number: int) -> PullRequest | None:
-        """One pull request: cache, else one GET; None (with a warning) when GitHub says 404."""
-        pr = self._prs.get(number) or self._cached_pr(number)
-        if pr is None:
-            try:
-                pr = PullRequest.from_api(self.client.get_json(f"repos/{self.repository}/pulls/{number}"))
-            except GitHubNotFound:
-                self.warn(f"warning: pull request #{number} not found in {self.repository} (404); its note is "
-                          "skipped")
-                return None
-            except ValueError:
-                raise GitHubError(f"GET repos/{self.repository}/pulls/{number}: not a pull request") from None
+        """One pull request: memory, cache, else one GET; None (with a warning) when GitHub says 404."""
+        if number in self._prs:
+            return self._prs[number]
+        cached = None if self.refresh else self.cache.get("pr", str(number))
+        if cached == MISSING:
+            self.warn(f"warning: pull request #{number} is not in {self.repository} (404, cached; --refresh asks "
+                      "again); its note is skipped")
+            return None
+        try:
+            pr = PullRequest.from_api(cached) if cached is not None else None
+        except (ValueError, KeyError, TypeError):
+            pr = None  # a damaged entry is refetched
+        if pr is not None:
+            self._prs[number] = pr
+            return pr
+        try:
+            pr = PullRequest.from_api(self.client.get_json(f"repos/{self.repository}/pulls/{number}"))
+        except GitHubNotFound:
+            self.warn(f"warning: pull request #{number} not found in {self.repository} (404); its note is skipped")
+            return None
+        except ValueError:
+            raise GitHubError(f"GET repos/{self.repository}/pulls/{number}: not a pull request") from None
         self._store(pr)
         return pr
 
@@ -203,6 +209,8 @@ class PullRequestSource:
         if wanted and len(missing) == len(wanted):
             raise GitHubError(f"none of the {len(wanted)} pull request(s) of the range was found in "
                               f"{self.repository}: wrong --github-repo, or a private repository without GITHUB_TOKEN")
+        for number in missing:
+            self.cache.put("pr", str(number), MISSING)
         notes, seen = [], set()
         for sha, _ in commits:
             pr = fetched.get(by_commit.get(sha, -1))
@@ -226,7 +234,12 @@ class PullRequestSource:
                 ThreadPoolExecutor(max_workers=WORKERS) as pool:
             futures = [pool.submit(fn, item) for item in items]
             results = []
-            for future in futures:
-                results.append(future.result())
-                bar.update(1)
+            try:
+                for future in futures:
+                    results.append(future.result())
+                    bar.update(1)
+            except BaseException:
+                for future in futures:  # one failure ends the run: queued lookups are not sent
+                    future.cancel()
+                raise
         return results
