@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.server
 import json
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class FakeGitHub:
     page_size: int = 30
     retry_after: int = 0
     reset_in: int = 0
+    latency: float = 0.0  # seconds added to every answer, to model a distant API in benchmarks
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     commit_pulls: dict[str, list[int]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
@@ -137,9 +139,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        # headers and body are two writes: without this, Nagle and delayed ACKs add ~40 ms to each answer
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         owner = self.server.owner
+        if owner.latency:
+            time.sleep(owner.latency)
         status, data, headers = owner.answer(parts.path, parse_qs(parts.query))
         owner._record(Request(parts.path, parts.query, status, self.headers.get("Authorization")))
         body = json.dumps(data).encode()
