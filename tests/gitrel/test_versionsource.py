@@ -151,3 +151,25 @@ def test_several_sources_must_agree_and_are_bumped_in_one_commit(tmp_path: Path)
     assert git(repo_path, "diff", "--name-only", "main^", "main").splitlines() == [
         "Makefile", "VERSION", "internal/version/version.go"]
     assert git(repo_path, "show", "main:Makefile").startswith("VERSION ?= 1.37.0\n")
+
+
+def test_readme_configuration_for_crio_is_what_is_detected(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("# .crio-release.toml (or [[tool.crio-release.version]] in pyproject.toml)\n", 1)[1]
+    config = block.split("```", 1)[0]
+    for sub in ("a", "b", "c"):
+        (tmp_path / sub).mkdir()
+    configured = make_crio_like_origin_and_clone(tmp_path / "a", "1.36.3", config=config)
+    detected = make_crio_like_origin_and_clone(tmp_path / "b", "1.36.3", config=None)
+    a, b = (load_config(open_repo(r.clone), "HEAD") for r in (configured, detected))
+    assert a.origin == ".crio-release.toml" and b.origin == "detected CRI-O layout"
+    assert a.sources == b.sources
+    # the commented second source is a working regex entry once uncommented
+    uncommented = "\n".join(line.removeprefix("# ") if (line.startswith("# ") and "=" in line) or line.startswith(
+        "# [[") else line for line in config.splitlines())
+    repo = _repo_with(tmp_path / "c", {".crio-release.toml": uncommented, "Makefile": "VERSION ?= 1.36.0\n",
+                                       "internal/version/version.go": go_version_file("1.36.0")})
+    sources = load_config(open_repo(repo), "HEAD").sources
+    assert [s.kind for s in sources] == ["go-const", "regex"]
+    assert read_version(open_repo(repo), git(repo, "rev-parse", "HEAD"), load_config(open_repo(repo), "HEAD")) \
+        == Version(1, 36, 0)

@@ -67,12 +67,14 @@ class Note:
 
 def strip_comments(text: str) -> str:
     """TEXT without HTML comments (an unterminated one runs to the end, as browsers hide it)."""
-    return _COMMENT_RE.sub("", text)
+    return _COMMENT_RE.sub("", text) if "<!--" in text else text
 
 
 def release_note_text(body: str) -> str | None:
     """The note of a description: the first release-note block outside comments, None when none or NONE."""
-    match = _BLOCK_RE.search(strip_comments(body.replace("\r\n", "\n")))
+    if "```release-note" not in body:
+        return None
+    match = _BLOCK_RE.search(strip_comments(body.replace("\r\n", "\n") if "\r" in body else body))
     if not match:
         return None
     text = match.group(1).strip()
@@ -84,9 +86,10 @@ def release_note_text(body: str) -> str | None:
 def clean_note(text: str) -> str:
     """Upstream's tidying: no `action required` prefix, no bullet on a one-line note, no trailing spaces."""
     lines = [line.rstrip() for line in text.strip().splitlines()]
-    if len(lines) == 1:
+    if len(lines) == 1 and lines[0][:1] in ("-", "*"):
         lines[0] = re.sub(r"^[-*]+\s+", "", lines[0])
-    return _ACTION_RE.sub("", "\n".join(lines)).strip()
+    joined = "\n".join(lines)
+    return _ACTION_RE.sub("", joined).strip() if "action required" in joined[:40].lower() else joined
 
 
 def kinds_of(labels: tuple[str, ...], body: str) -> list[str]:
@@ -94,6 +97,8 @@ def kinds_of(labels: tuple[str, ...], body: str) -> list[str]:
     from_labels = [label.removeprefix("kind/").lower() for label in labels if label.startswith("kind/")]
     if from_labels:
         return from_labels
+    if "/kind" not in body:
+        return []
     return [kind.lower() for kind in _KIND_LINE_RE.findall(strip_comments(body.replace("\r\n", "\n")))]
 
 
