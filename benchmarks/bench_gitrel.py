@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "release")]
 
 from crio_release.gitrel.branching import ReleaseContext, tag_release  # noqa: E402
-from crio_release.gitrel.notes import collect_notes, previous_tag  # noqa: E402
+from crio_release.gitrel.gitnotes import collect_notes  # noqa: E402
+from crio_release.gitrel.notes import previous_tag  # noqa: E402
 from crio_release.gitrel.repo import open_repo  # noqa: E402
 
 ENV = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",

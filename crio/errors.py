@@ -51,6 +51,7 @@ class ExitCode(IntEnum):
     # crio-release git commands
     REFUSED = 40
     GIT = 41
+    GITHUB = 42
 
 
 #: One line per code, for help texts and the README: what the class of failure means to a user.

@@ -69,18 +69,19 @@ def test_release_cycle_pushes_to_origin(tmp_path: Path) -> None:
     assert git(origin, "rev-parse", "v1.22.1^{commit}") == git(origin, "rev-parse", "release-1.22")
     assert version_on(origin, "main") == "1.23.0"  # a patch tag never moves main
 
-    notes = json.loads(ok("notes", "--repo", str(repo), "--from", "v1.22.0", "--to", "v1.22.1", "--json"))
+    notes = json.loads(ok("notes", "--repo", str(repo), "--from", "v1.22.0", "--to", "v1.22.1", "--json",
+                          "--downloads", "contract"))
     assert [(n["text"], n["pr"], n["author"], n["kind"]) for n in notes["notes"]] == [
         ("Fixed a memory leak when pulling images.", 101, "alice", "bug")]
-    md = ok("notes", "--repo", str(repo), "--to", "v1.22.1")
+    md = ok("notes", "--repo", str(repo), "--to", "v1.22.1", "--downloads", "contract")
     assert "Fixed a memory leak when pulling images. (#101, @alice)" in md
     assert "Main feature" not in md and "Only in 1.23" not in md
-    assert md.count("(#") == 1
+    assert md.count(" (#") == 1  # one note; TOC links are "](#anchor)"
     for arch in ("amd64", "arm64", "ppc64le", "s390x"):
         base = f"https://storage.googleapis.com/cri-o/artifacts/cri-o.{arch}.v1.22.1.tar.gz"
         for suffix in ("", ".sha256sum", ".spdx", ".sig"):
             assert f"({base}{suffix})" in md
     # the notes of v1.22.0 (previous: none) hold both main features, by PR and author
-    first = json.loads(ok("notes", "--repo", str(repo), "--to", "v1.22.0", "--json"))
+    first = json.loads(ok("notes", "--repo", str(repo), "--to", "v1.22.0", "--json", "--downloads", "contract"))
     assert [(n["pr"], n["author"], n["kind"]) for n in first["notes"]] == [(11, "bob", "feature"),
                                                                            (12, "bob", "feature")]

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from crio_release.gitrel.notes import build_notes, collect_notes, kind_of, previous_tag, release_note_text
+from crio_release.gitrel.gitnotes import collect_notes, kind_of
+from crio_release.gitrel.notes import NotesSource, build_notes, previous_tag
+from crio_release.gitrel.prnotes import release_note_text
 from crio_release.gitrel.repo import open_repo
 from helpers.gitrel import (
     GIT_IDENTITY,
@@ -29,7 +31,7 @@ BASE = "https://mirror.example.invalid/crio"
 
 def test_release_note_block_parsing() -> None:
     assert release_note_text("title\n\n```release-note\nFixed it.\n```\n") == "Fixed it."
-    assert release_note_text("```release-note\r\nTwo\r\nlines\r\n```") == "Two\r\nlines"
+    assert release_note_text("```release-note\r\nTwo\r\nlines\r\n```") == "Two\nlines"
     assert release_note_text("```release-note\nNONE\n```") is None
     assert release_note_text("```release-note\nnone\n```") is None
     assert release_note_text("```release-note\n\n```") is None
@@ -41,7 +43,8 @@ def test_kind_from_kind_line_then_conventional_prefix() -> None:
     assert kind_of("body", "fix(server): crash") == "bug"
     assert kind_of("body", "feat!: breaking") == "feature"
     assert kind_of("body", "docs: typo") == "documentation"
-    assert kind_of("body", "Update things") == "other"
+    assert kind_of("body", "Update things") is None
+    assert kind_of("<!--\n/kind api-change\n-->\n/kind bug\n", "x") == "bug"  # comments say nothing
 
 
 @pytest.fixture
@@ -63,25 +66,26 @@ def history(tmp_path: Path) -> Path:
 
 def test_notes_group_by_kind_with_pr_and_author(history: Path) -> None:
     repo = open_repo(history)
-    notes = build_notes(repo, "main", "v1.21.0", base_url=BASE, archs=("amd64",))
+    notes = build_notes(repo, "main", "v1.21.0", NotesSource(BASE, ("amd64",), "contract"))
     assert [(n.pr, n.author, n.kind) for n in notes.notes] == [
         (12, "user", "feature"), (13, "dana", "bug"), (15, "fay", "documentation"), (16, "gus", "api-change")]
-    assert [title for title, _ in notes.by_kind()] == ["API change", "Features", "Bug or regression",
-                                                      "Documentation"]
+    # Kubernetes' order: API Change, Feature, Documentation, Bug or Regression
+    assert [title for title, _ in notes.by_kind()] == ["API Change", "Feature", "Documentation",
+                                                      "Bug or Regression"]
     md = notes.as_markdown()
     assert "- Images are pulled in parallel. (#12, @user)" in md
-    assert "- Fixed foo — naïve “quotes”.\n  Second line.\n  (#13, @dana)" in md
+    assert " - Fixed foo — naïve “quotes”.\n  Second line. (#13, @dana)" in md
     assert "#14" not in md and "NONE" not in md
     assert f"{BASE}/artifacts/cri-o.amd64.{notes.to_sha}.tar.gz.spdx" in md
     res = crio_release("notes", "publish", "--repo", str(history), "--from", "v1.21.0", "--to", "main",
-                       "--base-url", BASE)
+                       "--base-url", BASE, "--downloads", "contract")
     assert res.code == 0, res.err
-    assert "Fixed foo — naïve “quotes”." in git(history, "show", f"gh-pages:releases/{notes.to_sha}.md")
+    assert "Fixed foo — naïve “quotes”." in git(history, "show", f"gh-pages:{notes.to_sha}.md")
 
 
 def test_notes_cli_json_and_arch_selection(history: Path) -> None:
     res = crio_release("notes", "--repo", str(history), "--from", "v1.21.0", "--to", "main", "--json",
-                       "--bucket", "my-bucket", "--arch", "x86_64", "--arch", "aarch64")
+                       "--bucket", "my-bucket", "--arch", "x86_64", "--arch", "aarch64", "--downloads", "contract")
     assert res.code == 0, res.err
     data = json.loads(res.out)
     assert sorted(data["downloads"]) == ["amd64", "arm64"]
@@ -95,8 +99,9 @@ def test_notes_cli_json_and_arch_selection(history: Path) -> None:
     }
     assert [n["pr"] for n in data["notes"]] == [12, 13, 15, 16]
     same = crio_release("notes", "generate", "--repo", str(history), "--from", "v1.21.0", "--to", "main", "--json",
-                        "--bucket", "my-bucket", "--arch", "x86_64", "--arch", "aarch64")
-    assert same.code == 0 and json.loads(same.out) == data
+                        "--bucket", "my-bucket", "--arch", "x86_64", "--arch", "aarch64", "--downloads", "contract")
+    assert same.code == 0
+    assert {**json.loads(same.out), "generated": None} == {**data, "generated": None}
     # the default notes command needs --to, and a bad bucket name is a usage error
     missing = crio_release("notes", "--repo", str(history))
     assert missing.code == ExitCode.USAGE and "missing --to" in missing.err
@@ -189,7 +194,7 @@ def test_previous_tag_of_new_minor_is_not_a_later_patch_of_another_branch(tmp_pa
     assert git(repo, "show", "main:crio/VERSION") == "1.22.0"  # moved by `tag v1.21.0`
     assert crio_release("branch", "cut", "1.22", *r).code == 0
     assert crio_release("tag", "v1.22.0", *r).code == 0
-    notes = build_notes(open_repo(repo), "v1.22.0", base_url=BASE, archs=("amd64",))
+    notes = build_notes(open_repo(repo), "v1.22.0", None, NotesSource(BASE, ("amd64",), "contract"))
     assert notes.from_rev == "v1.21.0"
     assert [n.pr for n in notes.notes] == [40]
 
@@ -198,7 +203,8 @@ def test_previous_tag_of_new_minor_is_not_a_later_patch_of_another_branch(tmp_pa
 
 
 def publish(repo: Path, to: str, *extra: str) -> tuple[int, str, str]:
-    res = crio_release("notes", "publish", "--repo", str(repo), "--to", to, "--base-url", BASE, *extra)
+    res = crio_release("notes", "publish", "--repo", str(repo), "--to", to, "--base-url", BASE,
+                       "--downloads", "contract", *extra)
     return res.code, res.out, res.err
 
 
@@ -217,12 +223,14 @@ def test_publish_local_only_then_push(tmp_path: Path) -> None:
     assert code == 0, err
     assert "not pushed (local only)" in out
     assert tree_digest(origin) == before
-    assert git(clone, "show", "gh-pages:index.md") == "# CRI-O release notes\n\n- [v1.22.0](releases/v1.22.0.md)"
-    assert git(clone, "show", "gh-pages:releases/v1.22.0.md").startswith("# CRI-O v1.22.0")
+    # a new branch gets upstream's layout: the page at the root, README.md listing it, no index.md
+    assert git(clone, "show", "gh-pages:README.md") == "# CRI-O release notes\n\n## Release Notes\n\n- [v1.22.0](v1.22.0.md)"
+    assert "# CRI-O v1.22.0\n" in git(clone, "show", "gh-pages:v1.22.0.md")
+    assert git(clone, "ls-tree", "--name-only", "gh-pages").splitlines() == ["README.md", "v1.22.0.md"]
     assert git(clone, "rev-parse", "--abbrev-ref", "HEAD") == "main"  # never checked out
     code, _out, err = publish(clone, "v1.22.0", "--push")
     assert code == 0, err
-    assert git(origin, "show", "gh-pages:index.md").endswith("- [v1.22.0](releases/v1.22.0.md)")
+    assert git(origin, "show", "gh-pages:README.md").endswith("- [v1.22.0](v1.22.0.md)")
 
 
 def test_publish_retries_when_a_concurrent_push_wins(tmp_path: Path) -> None:
@@ -242,8 +250,8 @@ def test_publish_retries_when_a_concurrent_push_wins(tmp_path: Path) -> None:
     assert code == 0, err
     assert out.count("git push origin refs/heads/gh-pages") == 2
     assert "git fetch --quiet origin +refs/heads/gh-pages:refs/remotes/origin/gh-pages" in out
-    index = git(origin, "show", "gh-pages:index.md")
-    assert index.splitlines()[2:] == ["- [v1.22.1](releases/v1.22.1.md)", "- [v1.22.0](releases/v1.22.0.md)"]
+    index = git(origin, "show", "gh-pages:README.md")
+    assert index.splitlines()[4:] == ["- [v1.22.1](v1.22.1.md)", "- [v1.22.0](v1.22.0.md)"]
     assert git(origin, "rev-list", "--count", "gh-pages") == "2"  # rebuilt on top, nothing lost
 
 

@@ -81,6 +81,48 @@ def make_origin_and_clone(tmp: Path, version: str = "1.22.0", branch: str = "mai
     return Remote(origin, clone)
 
 
+def go_version_file(version: str, padding: int = 0) -> str:
+    """A Go source laid out like CRI-O's internal/version/version.go: the constant among other code."""
+    filler = "".join(f"\n// helper{i} keeps this file long, as the real one is.\nfunc helper{i}() int {{ return {i} }}\n"
+                     for i in range(padding))
+    return (
+        "package version\n\n"
+        'import (\n\t"fmt"\n\t"runtime"\n)\n\n'
+        "// Version is the version of the build.\n"
+        f'const Version = "{version}"\n\n'
+        "// ReleaseMinorVersions are the minors that still receive patch releases.\n"
+        'var ReleaseMinorVersions = []string{"1.35", "1.34"}\n\n'
+        'func String() string { return fmt.Sprintf("%s %s", Version, runtime.Version()) }\n'
+        + filler
+    )
+
+
+CRIO_CONFIG = """# where crio-release finds the version
+[[version]]
+file = "internal/version/version.go"
+kind = "go-const"
+name = "Version"
+"""
+
+
+def make_crio_like_origin_and_clone(tmp: Path, version: str = "1.36.0", config: str | None = CRIO_CONFIG) -> Remote:
+    """A bare origin laid out like CRI-O (internal/version/version.go, optional .crio-release.toml) and a clone."""
+    origin = tmp / "origin.git"
+    git(tmp, "init", "-q", "--bare", "-b", "main", str(origin))
+    seed = tmp / "seed"
+    git(tmp, "init", "-q", "-b", "main", str(seed))
+    configure(seed)
+    commit_file(seed, "internal/version/version.go", go_version_file(version), "Initial commit")
+    if config is not None:
+        commit_file(seed, ".crio-release.toml", config, "Configure the version sources")
+    commit_file(seed, "go.mod", "module github.com/cri-o/cri-o\n\ngo 1.24\n", "Add go.mod")
+    git(seed, "push", "-q", str(origin), "main:main")
+    clone = tmp / "clone"
+    git(tmp, "clone", "-q", str(origin), str(clone))
+    configure(clone)
+    return Remote(origin, clone)
+
+
 def configure(repo: Path) -> None:
     git(repo, "config", "user.name", "Release Tester")
     git(repo, "config", "user.email", "tester@example.invalid")

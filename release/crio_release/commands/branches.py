@@ -11,7 +11,6 @@ import click
 
 from crio_release.gitrel.branching import ReleaseContext, cut_branch, forward, prepare_patch, tag_release
 from crio_release.gitrel.repo import open_repo
-from crio_release.gitrel.versionfile import DEFAULT_VERSION_FILE
 
 COMMON_HELP = """
 \b
@@ -33,8 +32,11 @@ def repo_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Git repository to operate on (default: current directory)."),
         click.option("--remote", default="origin", show_default=True, help="Remote to push to."),
         click.option("--main", "main_branch", default="main", show_default=True, help="The development branch."),
-        click.option("--version-file", default=DEFAULT_VERSION_FILE, show_default=True,
-                     help="The one version source in the repository: one line MAJOR.MINOR.PATCH."),
+        click.option("--version-file", default=None,
+                     help="Override the configured version sources with one file: a .go file holding "
+                          "`const Version = \"X.Y.Z\"`, else one line MAJOR.MINOR.PATCH (default: "
+                          ".crio-release.toml or [tool.crio-release] in pyproject.toml, else "
+                          "internal/version/version.go when present, else crio/VERSION)."),
         click.option("--dry-run", is_flag=True, help="Print the git commands that would run; change nothing."),
         click.option("--push", is_flag=True, help="Push the changed refs to --remote (atomically)."),
     ]):
@@ -42,7 +44,7 @@ def repo_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def make_context(repo_path: Path | None, remote: str, main_branch: str, version_file: str, dry_run: bool,
+def make_context(repo_path: Path | None, remote: str, main_branch: str, version_file: str | None, dry_run: bool,
                  push: bool) -> ReleaseContext:
     return ReleaseContext(open_repo(repo_path), remote=remote, main=main_branch, version_file=version_file,
                           dry_run=dry_run, push=push, echo=click.echo)
@@ -75,10 +77,11 @@ add_help(cut_command, COMMON_HELP)
 @click.command("forward")
 @repo_options
 def forward_command(**opts: Any) -> None:
-    """Fast-forward the newest release branch to main until its vX.Y.0 tag exists.
+    """Fast-forward the newest release branch to main until the first tag of its minor.
 
-    A no-op once vX.Y.0 is tagged. Never rewrites history: when the release
-    branch has commits main lacks, refuses and lists them.
+    A no-op once any tag of X.Y exists, a release candidate included (it says
+    which tag). Never rewrites history: when the release branch has commits
+    main lacks, refuses and lists them.
     """
     ctx = make_context(**opts)
     result = forward(ctx)

@@ -29,7 +29,7 @@ from crio_release.gitrel.repo import (
     tag_sha,
     version_tags,
 )
-from crio_release.gitrel.versionfile import DEFAULT_VERSION_FILE, version_at, version_mode, version_text
+from crio_release.gitrel.versionsource import VersionConfig, bumped_files, load_config, read_version
 
 
 @dataclass
@@ -39,7 +39,7 @@ class ReleaseContext:
     repo: git.Repo
     remote: str = "origin"
     main: str = "main"
-    version_file: str = DEFAULT_VERSION_FILE
+    version_file: str | None = None
     dry_run: bool = False
     push: bool = False
     echo: Callable[[str], None] = print
@@ -47,6 +47,20 @@ class ReleaseContext:
 
     def __post_init__(self) -> None:
         self.runner = GitRunner(self.repo, self.dry_run, self.echo)
+
+    def versions(self, sha: str) -> VersionConfig:
+        """The version sources at SHA: --version-file, else the repository's configuration, else detected."""
+        return load_config(self.repo, sha, self.version_file)
+
+    def version_at(self, sha: str, label: str) -> tuple[Version, str]:
+        """(version, the sources' paths for messages) at SHA."""
+        config = self.versions(sha)
+        return read_version(self.repo, sha, config, label), config.label
+
+    def commit_version(self, branch: str, parent: str, version: Version, message: str) -> str:
+        """One commit on BRANCH rewriting every version source to VERSION."""
+        files, modes = bumped_files(self.repo, parent, self.versions(parent), version)
+        return self.runner.commit_files(branch, parent, files, message, modes)
 
     def push_refs(self, refs: list[str]) -> None:
         """Push full ref names atomically to the remote, only when asked (`--push`)."""
@@ -84,8 +98,8 @@ def release_branches(ctx: ReleaseContext) -> dict[tuple[int, int], str]:
 def _require_branch(ctx: ReleaseContext, branch: str) -> str:
     sha = local_branch_sha(ctx.repo, branch)
     if sha is None:
-        hint = " (it exists on the remote: git fetch and create it locally)" if remote_branch_sha(
-            ctx.repo, ctx.remote, branch) else ""
+        hint = (f" (it exists on {ctx.remote}: create it with `git branch {branch} {ctx.remote}/{branch}`)"
+                if remote_branch_sha(ctx.repo, ctx.remote, branch) else "")
         raise refused(f"branch {branch} does not exist in {ctx.repo.working_dir}{hint}")
     return sha
 
@@ -116,10 +130,10 @@ def cut_branch(ctx: ReleaseContext, series_text: str, source: str | None = None)
                           f"(or {allowed[1][0]}.0 for a new major)")
     ref = source or ctx.main
     sha = rev_sha(ctx.repo, ref)
-    found = version_at(ctx.repo, sha, ctx.version_file, ref)
+    found, where = ctx.version_at(sha, ref)
     wanted = Version(major, minor, 0)
     if found != wanted:
-        raise refused(f"{ctx.version_file} at {ref} says {found}, but cutting {branch} needs {wanted}")
+        raise refused(f"{where} at {ref} says {found}, but cutting {branch} needs {wanted}")
     ctx.runner.run(["branch", branch, sha])
     ctx.push_refs([f"refs/heads/{branch}"])
     return branch
@@ -154,14 +168,26 @@ def newest_local_release_branch(ctx: ReleaseContext) -> tuple[tuple[int, int], s
     return newest, local[newest]
 
 
+def first_tag_of_series(ctx: ReleaseContext, major: int, minor: int) -> str | None:
+    """The lowest tag of MAJOR.MINOR, pre-releases included (v1.22.0-rc.1 before v1.22.0), or None."""
+    tags = tags_of_series(ctx, major, minor, final_only=False)
+    return min(tags).tag if tags else None
+
+
 def forward(ctx: ReleaseContext) -> ForwardResult:
-    """Fast-forward the newest release branch to main until its vX.Y.0 tag exists; a no-op after."""
+    """Fast-forward the newest release branch to main until the first tag of its minor; a no-op after.
+
+    Any tag of 1.Y stops it, a release candidate included, as upstream's
+    forwarding job does: once 1.Y is being stabilised, main's work for 1.(Y+1)
+    must not leak into it.
+    """
     (major, minor), branch = newest_local_release_branch(ctx)
     old = _require_branch(ctx, branch)
-    tag = Version(major, minor, 0).tag
-    if tag_sha(ctx.repo, tag):
-        ctx.runner.note(f"{tag} exists: {branch} is released and no longer forwarded from {ctx.main}")
-        return ForwardResult(branch, old, old, f"{tag} exists")
+    tag = first_tag_of_series(ctx, major, minor)
+    if tag is not None:
+        ctx.runner.note(f"{tag} exists: {branch} has a tag of {major}.{minor} and is no longer forwarded "
+                        f"from {ctx.main}")
+        return ForwardResult(branch, old, old, f"stopped by tag {tag}")
     main_sha = _require_branch(ctx, ctx.main)
     if main_sha == old:
         ctx.runner.note(f"{branch} is already at {ctx.main} ({old[:12]})")
@@ -196,9 +222,9 @@ def prepare_patch(ctx: ReleaseContext, series_text: str, force: bool = False) ->
     major, minor = parse_series(series_text)
     branch = release_branch(f"{major}.{minor}")
     head = _require_branch(ctx, branch)
-    current = version_at(ctx.repo, head, ctx.version_file, branch)
+    current, where = ctx.version_at(head, branch)
     if (current.major, current.minor) != (major, minor) or current.is_prerelease:
-        raise refused(f"{ctx.version_file} on {branch} says {current}, expected {major}.{minor}.Z")
+        raise refused(f"{where} on {branch} says {current}, expected {major}.{minor}.Z")
     if not tag_sha(ctx.repo, current.tag):
         raise refused(f"{branch} already prepares {current} ({current.tag} is not tagged yet); "
                       f"tag it with `tag {current.tag}` first")
@@ -211,9 +237,7 @@ def prepare_patch(ctx: ReleaseContext, series_text: str, force: bool = False) ->
         raise refused(f"nothing changed on {branch} since {current.tag}; pass --force to bump anyway")
     _require_clean_if_checked_out(ctx, branch)
     new = current.bump_patch()
-    ctx.runner.commit_files(branch, head, {ctx.version_file: version_text(new)},
-                            patch_message(new, branch, current.tag, len(since)),
-                            {ctx.version_file: version_mode(ctx.repo, head, ctx.version_file)})
+    ctx.commit_version(branch, head, new, patch_message(new, branch, current.tag, len(since)))
     ctx.push_refs([f"refs/heads/{branch}"])
     return new
 
@@ -270,10 +294,10 @@ def tag_release(ctx: ReleaseContext, tag_text: str, commit: str | None = None) -
     target = rev_sha(ctx.repo, commit) if commit else head
     if not is_ancestor(ctx.repo, target, head):
         raise refused(f"commit {target[:12]} is not on {branch}; tag a commit of {branch}")
-    said = version_at(ctx.repo, target, ctx.version_file, target[:12])
+    said, where = ctx.version_at(target, target[:12])
     core = Version(version.major, version.minor, version.patch)
     if said != core:
-        raise refused(f"{ctx.version_file} at {target[:12]} says {said}, not {core}; "
+        raise refused(f"{where} at {target[:12]} says {said}, not {core}; "
                       f"run `patch {version.minor_series}` first")
     if not version.is_prerelease:
         finals = tags_of_series(ctx, version.major, version.minor)
@@ -287,13 +311,13 @@ def tag_release(ctx: ReleaseContext, tag_text: str, commit: str | None = None) -
     main_plan: tuple[str, Version] | None = None
     if not version.is_prerelease and version.patch == 0:
         main_sha = _require_branch(ctx, ctx.main)
-        on_main = version_at(ctx.repo, main_sha, ctx.version_file, ctx.main)
+        on_main, main_where = ctx.version_at(main_sha, ctx.main)
         nxt = version.next_minor()
         if on_main == core:
             _require_clean_if_checked_out(ctx, ctx.main)
             main_plan = (main_sha, nxt)
         elif on_main < nxt:
-            raise refused(f"{ctx.version_file} on {ctx.main} says {on_main}; expected {core} (to move to {nxt}) "
+            raise refused(f"{main_where} on {ctx.main} says {on_main}; expected {core} (to move to {nxt}) "
                           f"or already {nxt} or newer")
     signed = signing_requested(ctx.repo)
     refs = [f"refs/tags/{tag}"]
@@ -301,9 +325,7 @@ def tag_release(ctx: ReleaseContext, tag_text: str, commit: str | None = None) -
         # main first: if tagging then fails, a re-run finds main already moved and only tags;
         # the other order would leave a tag that refuses the re-run and main never moved.
         main_sha, nxt = main_plan
-        ctx.runner.commit_files(ctx.main, main_sha, {ctx.version_file: version_text(nxt)},
-                                next_minor_message(nxt, tag),
-                                {ctx.version_file: version_mode(ctx.repo, main_sha, ctx.version_file)})
+        ctx.commit_version(ctx.main, main_sha, nxt, next_minor_message(nxt, tag))
         refs.append(f"refs/heads/{ctx.main}")
     ctx.runner.run(["tag", "-s" if signed else "-a", "-m", f"CRI-O {tag}", tag, target])
     ctx.push_refs(refs)

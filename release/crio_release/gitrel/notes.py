@@ -1,4 +1,4 @@
-"""Release notes from git history: release-note blocks of merge and squash commits, grouped by kind.
+"""Release notes of a range: notes from pull requests (or commit messages), downloads, dependencies.
 
 The range is FROM..TO in git's sense (commits reachable from TO, not from
 FROM). Without FROM, the previous tag is chosen among the version tags that
@@ -9,132 +9,33 @@ are ancestors of TO, by semantic version (never by text):
 * the first release of a minor (v1.22.0) follows the highest release of an
   older minor that is an ancestor (v1.21.0, forwarded from main before the
   cut), never a tag made later on another release branch (v1.21.5).
+
+Notes come from GitHub pull requests (prsource) when a PullRequestSource is
+given, else from release-note blocks in commit messages (gitnotes).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import asdict, dataclass
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 import git
 
-from crio.arch import ARCHITECTURES
-from crio.artifacts import download_links
 from crio.errors import CrioError, ExitCode
 from crio.revision import Revision, Version, parse_revision
+from crio_release.gitrel.downloads import Downloads, revision_downloads
+from crio_release.gitrel.ghcache import ResponseCache
+from crio_release.gitrel.github import DEFAULT_API_URL, GitHubClient
+from crio_release.gitrel.gitnotes import collect_notes
+from crio_release.gitrel.godeps import DependencyChanges, dependency_changes
+from crio_release.gitrel.prnotes import Note, group_by_section
+from crio_release.gitrel.prsource import REPOSITORY_RE, PullRequestSource, github_repository_of
+from crio_release.gitrel.render import render_page
 from crio_release.gitrel.repo import is_ancestor, rev_sha, version_tags
-
-_BLOCK_RE = re.compile(r"```release-notes?[ \t]*\r?\n(.*?)\r?\n?```", re.DOTALL)
-_KIND_RE = re.compile(r"^/kind\s+([A-Za-z0-9_-]+)\s*$", re.MULTILINE)
-_MERGE_RE = re.compile(r"^Merge pull request #(\d+) from ([^/\s]+)/")
-_SQUASH_RE = re.compile(r"\(#(\d+)\)\s*$")
-_CONVENTIONAL_RE = re.compile(r"^(?P<type>[a-z]+)(?:\([^)]*\))?!?:\s")
-
-#: Conventional-commit types -> the /kind they mean.
-CONVENTIONAL_KINDS = {
-    "feat": "feature", "fix": "bug", "docs": "documentation", "perf": "performance",
-    "refactor": "cleanup", "chore": "cleanup", "test": "cleanup", "build": "cleanup", "ci": "cleanup",
-    "revert": "bug", "deps": "dependency",
-}
-
-#: Section order and titles; kinds not listed are titled after their name, before `other`.
-KIND_TITLES = {
-    "api-change": "API change",
-    "deprecation": "Deprecation",
-    "feature": "Features",
-    "bug": "Bug or regression",
-    "regression": "Bug or regression",
-    "performance": "Performance",
-    "documentation": "Documentation",
-    "dependency": "Dependencies",
-    "cleanup": "Other (cleanup or flake)",
-    "flake": "Other (cleanup or flake)",
-    "failing-test": "Other (cleanup or flake)",
-    "other": "Other",
-}
-
-
-@dataclass(frozen=True)
-class Note:
-    """One release note: the text of a release-note block and where it came from."""
-
-    text: str
-    kind: str
-    pr: int | None
-    author: str
-    commit: str
-
-
-def release_note_text(message: str) -> str | None:
-    """The release-note block's text, or None when there is none or it says NONE."""
-    match = _BLOCK_RE.search(message)
-    if not match:
-        return None
-    text = match.group(1).strip()
-    if not text or text.strip().upper() in ("NONE", "N/A", "NA"):
-        return None
-    return text
-
-
-def kind_of(message: str, title: str) -> str:
-    """The /kind line of the description, else the conventional-commit prefix of the title, else `other`."""
-    match = _KIND_RE.search(message)
-    if match:
-        return match.group(1).lower()
-    conv = _CONVENTIONAL_RE.match(title)
-    if conv:
-        return CONVENTIONAL_KINDS.get(conv.group("type"), "other")
-    return "other"
-
-
-def note_of(commit: git.Commit) -> Note | None:
-    """The note of a merge (`Merge pull request #N from user/...`) or squash (`title (#N)`) commit."""
-    message = commit.message if isinstance(commit.message, str) else commit.message.decode("utf-8", "replace")
-    return note_of_message(commit.hexsha, str(commit.author.name), message)
-
-
-def note_of_message(sha: str, author_name: str, message: str) -> Note | None:
-    """A note from a commit's message; a merge's author is the PR's user, a squash's its commit author."""
-    text = release_note_text(message)
-    if text is None:
-        return None
-    subject, _, body = message.partition("\n")
-    merge = _MERGE_RE.match(subject)
-    if merge:
-        pr: int | None = int(merge.group(1))
-        author = merge.group(2)
-        title = body.strip().partition("\n")[0]
-    else:
-        squash = _SQUASH_RE.search(subject)
-        pr = int(squash.group(1)) if squash else None
-        author = author_name
-        title = subject
-    return Note(text, kind_of(message, title), pr, author, sha)
-
-
-def collect_notes(repo: git.Repo, base: str | None, tip: str) -> list[Note]:
-    """Notes of every commit in BASE..TIP (all of TIP's history without BASE), oldest first, one per PR.
-
-    One `git log` with NUL-separated fields: parsing thousands of messages
-    through per-commit object reads would be ten times slower.
-    """
-    spec = f"{base}..{tip}" if base else tip
-    raw = repo.git.log("--reverse", "-z", "--format=%H%x00%an%x00%B", spec, "--", strip_newline_in_stdout=False)
-    fields = raw.split("\0")
-    notes: list[Note] = []
-    seen: set[int] = set()
-    for i in range(0, len(fields) - 2, 3):
-        note = note_of_message(fields[i].strip(), fields[i + 1], fields[i + 2])
-        if note is None:
-            continue
-        if note.pr is not None:
-            if note.pr in seen:
-                continue
-            seen.add(note.pr)
-        notes.append(note)
-    return notes
-
 
 # Previous tag ------------------------------------------------------------------
 
@@ -164,7 +65,7 @@ def _version_of(rev: str) -> Version | None:
         return None
 
 
-# Rendering -------------------------------------------------------------------
+# The notes of a range -------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -175,59 +76,95 @@ class ReleaseNotes:
     to_rev: str
     from_sha: str | None
     to_sha: str
-    downloads: dict[str, dict[str, str]]
+    downloads: Downloads
     notes: list[Note]
+    base_url: str
+    source: str = "git"
+    repository: str | None = None
+    web_url: str | None = None
+    dependencies: DependencyChanges | None = None
+    skipped: list[str] = field(default_factory=list)
+    generated: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def by_kind(self) -> list[tuple[str, list[Note]]]:
-        order = list(dict.fromkeys(KIND_TITLES.values()))
-        groups: dict[str, list[Note]] = {}
-        for note in self.notes:
-            groups.setdefault(KIND_TITLES.get(note.kind, note.kind.replace("-", " ").capitalize()), []).append(note)
-        known = [t for t in order if t in groups and t != "Other"]
-        unknown = sorted(t for t in groups if t not in order)
-        tail = ["Other"] if "Other" in groups else []
-        return [(t, groups[t]) for t in known + unknown + tail]
+    def by_kind(self) -> list[tuple[str, list[str]]]:
+        """(section title, note lines) in upstream's order."""
+        return group_by_section(self.notes)
 
     def as_json(self) -> str:
+        """The page's content as JSON: the same notes, sections, downloads and dependencies."""
         data = {
             "title": self.title, "revision": self.revision, "from": self.from_rev, "to": self.to_rev,
-            "from_commit": self.from_sha, "to_commit": self.to_sha, "downloads": self.downloads,
-            "notes": [asdict(n) for n in self.notes],
+            "from_commit": self.from_sha, "to_commit": self.to_sha, "source": self.source,
+            "repository": self.repository, "generated": self.generated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "downloads": self.downloads.links(), "download_files": self.downloads.as_dict(),
+            "notes": [{**asdict(n), "section": n.section, "markdown": n.markdown()} for n in self.notes],
+            "sections": [{"title": title, "notes": lines} for title, lines in self.by_kind()],
+            "dependencies": self.dependencies.as_dict() if self.dependencies else None,
+            "skipped": self.skipped,
         }
-        return json.dumps(data, indent=2) + "\n"
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     def as_markdown(self) -> str:
-        lines = [f"# {self.title}", ""]
-        if self.from_rev:
-            lines += [f"Changes since {self.from_rev} ({(self.from_sha or '')[:12]}..{self.to_sha[:12]}).", ""]
-        else:
-            lines += [f"All changes up to {self.to_sha[:12]}.", ""]
-        lines += ["## Downloads", "", "| Architecture | Tarball | Checksum | SBOM | Signature |",
-                  "| --- | --- | --- | --- | --- |"]
-        for arch, links in self.downloads.items():
-            tarball = links["tarball"].rsplit("/", 1)[-1]
-            lines.append(f"| {arch} | [{tarball}]({links['tarball']}) | [sha256sum]({links['checksum']}) "
-                         f"| [SPDX]({links['sbom']}) | [sig]({links['signature']}) |")
-        lines += ["", "## Changes by kind", ""]
-        groups = self.by_kind()
-        if not groups:
-            lines += ["No user-facing changes.", ""]
-        for title, notes in groups:
-            lines += [f"### {title}", ""]
-            for note in notes:
-                ref = ", ".join(x for x in (f"#{note.pr}" if note.pr else note.commit[:12], f"@{note.author}") if x)
-                first, *rest = note.text.splitlines()
-                lines.append(f"- {first}" + (f" ({ref})" if not rest else ""))
-                lines += [f"  {line}".rstrip() for line in rest]
-                if rest:
-                    lines.append(f"  ({ref})")
-            lines.append("")
-        return "\n".join(lines)
+        return render_page(self)
 
 
-def build_notes(repo: git.Repo, to: str, from_rev: str | None = None, *, base_url: str,
-                archs: tuple[str, ...] = ARCHITECTURES) -> ReleaseNotes:
-    """Release notes for FROM..TO (FROM found by `previous_tag` when not given) with download links of TO."""
+@dataclass
+class NotesSource:
+    """Where notes and downloads come from: pull requests (PRS) or git; the bucket or the contract."""
+
+    base_url: str
+    archs: tuple[str, ...] | None = None
+    downloads: str = "auto"
+    prs: PullRequestSource | None = None
+    web_url: str | None = None
+    warn: Callable[[str], None] = print
+
+
+SOURCES = ("auto", "github", "git")
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    """How to reach GitHub for notes from pull requests (CLI options and GITHUB_* variables)."""
+
+    repository: str | None = None
+    remote: str = "origin"
+    api_url: str = DEFAULT_API_URL
+    token: str | None = None
+    cache_dir: Path | None = None
+    refresh: bool = False
+    max_wait: float = 900.0
+    progress: bool | None = None
+
+
+def web_url_of(repository: str) -> str:
+    """The repository's web address (GITHUB_SERVER_URL for GitHub Enterprise, as Actions sets it)."""
+    server = os.environ.get("GITHUB_SERVER_URL", "").strip().rstrip("/") or "https://github.com"
+    return f"{server}/{repository}"
+
+
+def pull_request_source(repo: git.Repo, choice: str, settings: GitHubSettings,
+                        warn: Callable[[str], None] = print) -> PullRequestSource | None:
+    """The GitHub source for CHOICE: `github` needs a repository, `auto` uses one when the remote is GitHub."""
+    if choice not in SOURCES:
+        raise CrioError(f"invalid --source {choice!r}: expected one of {', '.join(SOURCES)}", ExitCode.USAGE)
+    if choice == "git":
+        return None
+    slug = settings.repository or github_repository_of(repo, settings.remote)
+    if slug is None:
+        if choice == "github":
+            raise CrioError(f"--source github needs the repository: pass --github-repo OWNER/NAME ({settings.remote}"
+                            " is not a GitHub URL)", ExitCode.USAGE)
+        return None
+    if not REPOSITORY_RE.match(slug):
+        raise CrioError(f"invalid --github-repo {slug!r}: expected OWNER/NAME such as cri-o/cri-o", ExitCode.USAGE)
+    client = GitHubClient(settings.api_url, settings.token, max_wait=settings.max_wait)
+    cache = ResponseCache(settings.cache_dir, settings.api_url, slug)
+    return PullRequestSource(client, slug, cache, settings.refresh, settings.progress, warn)
+
+
+def build_notes(repo: git.Repo, to: str, from_rev: str | None, source: NotesSource) -> ReleaseNotes:
+    """Release notes for FROM..TO (FROM found by `previous_tag` when not given)."""
     to_sha = rev_sha(repo, to)
     start = from_rev if from_rev is not None else previous_tag(repo, to)
     from_sha = rev_sha(repo, start) if start else None
@@ -235,9 +172,17 @@ def build_notes(repo: git.Repo, to: str, from_rev: str | None = None, *, base_ur
         raise CrioError(f"--from {start} is not an ancestor of --to {to}: the range would include unrelated "
                         "history; pass an older tag of the same branch", ExitCode.REFUSED)
     revision = revision_of(to, to_sha)
-    title = f"CRI-O {revision}"
-    return ReleaseNotes(title, str(revision), start, to, from_sha, to_sha,
-                        download_links(base_url, revision, archs), collect_notes(repo, from_sha, to_sha))
+    downloads = revision_downloads(source.base_url, revision, source.archs, source.downloads, warn=source.warn)
+    skipped: list[str] = []
+    if source.prs is not None:
+        fetched = source.prs.collect(repo, from_sha, to_sha)
+        notes, skipped = fetched.notes, fetched.skipped
+    else:
+        notes = collect_notes(repo, from_sha, to_sha)
+    return ReleaseNotes(
+        f"CRI-O {revision}", str(revision), start, to, from_sha, to_sha, downloads, notes, source.base_url,
+        source="github" if source.prs else "git", repository=source.prs.repository if source.prs else None,
+        web_url=source.web_url, dependencies=dependency_changes(repo, from_sha, to_sha), skipped=skipped)
 
 
 def revision_of(to: str, sha: str) -> Revision:
