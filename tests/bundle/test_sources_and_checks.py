@@ -142,7 +142,7 @@ def test_elf_machine_mismatch(tmp_path: Path, bundle_files: Path) -> None:
 
 
 def test_elf_check_reads_big_endian_headers(tmp_path: Path) -> None:
-    from crio_release.build.checks import elf_machine
+    from crio_release.build.elf import elf_machine
 
     path = tmp_path / "s390"
     header = bytearray(fake_elf(path, 0).read_bytes())

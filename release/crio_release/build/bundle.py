@@ -9,6 +9,10 @@ per-revision manifest (crio.manifest) is written. Everything is produced in
 a private temporary directory inside `out_dir` and renamed into place only
 when every architecture succeeded, so a failed build leaves no partial file.
 
+Before anything is fetched, the spec's pins are checked (pins.py): its nix
+pins when it has a [nix] table, every production rule when it says
+`production = true`.
+
 The mtime of every entry is, in order: the `source_date_epoch` argument, the
 SOURCE_DATE_EPOCH environment variable, or the commit date of the revision
 in this repository's git history (an error asks for one of the first two
@@ -46,6 +50,7 @@ from crio.manifest import build_revision_manifest, write_revision_manifest
 from crio.revision import Revision
 from crio.version import BuildInfo, git_output, version
 from crio_release.build.checks import check_conflicts, check_elf_machines
+from crio_release.build.pins import check_spec_pins
 from crio_release.build.sbom import SbomInput, write_sbom
 from crio_release.build.sources import SourceFetcher, StagedFile
 from crio_release.build.spec import RESERVED_NAME, Spec, load_spec
@@ -180,6 +185,7 @@ def build_bundles(spec_path: Path | None, archs: list[str], revision: Revision, 
     if not arch_list:
         raise CrioError("no architecture given; use --arch amd64 (repeatable)", ExitCode.USAGE)
     spec = load_spec(Path(spec_path) if spec_path else EMBEDDED_SPEC)
+    check_spec_pins(spec)
     spec.check_complete(arch_list)
     mtime = resolve_mtime(source_date_epoch, revision)
     files_dir = Path(bundle_files) if bundle_files else BUNDLE_FILES_DIR
