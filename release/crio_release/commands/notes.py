@@ -10,9 +10,16 @@ import click
 
 from crio.arch import ARCHITECTURES
 from crio.artifacts import DEFAULT_BUCKET, public_base_url
-from crio.cli import arch_option
 from crio.errors import CrioError, ExitCode
-from crio_release.commands.branches import add_help
+from crio_release.commands.options import (
+    GIT_DRY_RUN_HELP,
+    add_help,
+    arch_option,
+    dry_run_option,
+    json_option,
+    options,
+    repo_option,
+)
 from crio_release.gitrel.notes import ReleaseNotes, build_notes
 from crio_release.gitrel.pages import publish_notes
 from crio_release.gitrel.repo import open_repo
@@ -28,19 +35,15 @@ pre-release follows the highest lower tag of any kind.
 
 
 def notes_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed([
-        click.option("--repo", "repo_path", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Git repository (default: current directory)."),
+    return options(
+        repo_option(),
         click.option("--from", "from_rev", default=None, help="Start of the range (default: the previous tag)."),
         click.option("--to", "to_rev", default=None, help="Tag or commit the notes are for."),
         click.option("--bucket", default=DEFAULT_BUCKET, show_default=True,
-                     help="Bucket whose public URLs the download links use."),
+                     help="Bucket NAME whose public URLs the download links use."),
         click.option("--base-url", default=None, help="Base URL of the downloads instead of --bucket's."),
-        arch_option("--arch", "archs", multiple=True,
-                    help=f"Architectures to link (repeatable; default: {', '.join(ARCHITECTURES)})."),
-    ]):
-        fn = option(fn)
-    return fn
+        arch_option(ARCHITECTURES, help="Architectures to link"),
+    )(fn)
 
 
 def make_notes(repo_path: Path | None, from_rev: str | None, to_rev: str | None, bucket: str,
@@ -54,7 +57,7 @@ def make_notes(repo_path: Path | None, from_rev: str | None, to_rev: str | None,
 
 @click.group("notes", invoke_without_command=True)
 @notes_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of Markdown.")
+@json_option("Print JSON instead of Markdown.")
 @click.pass_context
 def notes_group(ctx: click.Context, as_json: bool, **opts: Any) -> None:
     """Release notes for --from..--to: release-note blocks of merge and squash commits, by kind.
@@ -76,7 +79,7 @@ add_help(notes_group, RANGE_HELP)
 
 @notes_group.command("generate")
 @notes_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of Markdown.")
+@json_option("Print JSON instead of Markdown.")
 def generate_command(as_json: bool, **opts: Any) -> None:
     """The same as `notes --from ... --to ...`: print the release notes."""
     _repo, notes = make_notes(**opts)
@@ -92,7 +95,7 @@ add_help(generate_command, RANGE_HELP)
 @click.option("--remote", default="origin", show_default=True)
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Times to rebuild and push again when a concurrent push wins.")
-@click.option("--dry-run", is_flag=True, help="Print the git commands that would run; change nothing.")
+@dry_run_option(GIT_DRY_RUN_HELP)
 @click.option("--push", is_flag=True, help="Push the branch (default: commit locally only).")
 def publish_command(branch: str, remote: str, retries: int, dry_run: bool, push: bool, **opts: Any) -> None:
     """Commit the notes page releases/REV.md and index.md to --branch, without checking it out.
