@@ -40,14 +40,8 @@ from crio_release.publish.markers import (
     plan_marker,
     revision_problems,
 )
-from crio_release.publish.storage import (
-    RESUMABLE_THRESHOLD,
-    Digests,
-    ObjectInfo,
-    PreconditionFailed,
-    Storage,
-    open_bucket,
-)
+from crio_release.publish.storage import Digests, ObjectInfo, PreconditionFailed, Storage, open_bucket
+from crio_release.publish.storage_gcs import RESUMABLE_THRESHOLD
 
 #: Parallel uploads; GCS throughput per object is limited, so a few streams fill the link.
 UPLOAD_WORKERS = 4
