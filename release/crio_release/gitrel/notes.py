@@ -88,12 +88,6 @@ def kind_of(message: str, title: str) -> str:
     return "other"
 
 
-def note_of(commit: git.Commit) -> Note | None:
-    """The note of a merge (`Merge pull request #N from user/...`) or squash (`title (#N)`) commit."""
-    message = commit.message if isinstance(commit.message, str) else commit.message.decode("utf-8", "replace")
-    return note_of_message(commit.hexsha, str(commit.author.name), message)
-
-
 def note_of_message(sha: str, author_name: str, message: str) -> Note | None:
     """A note from a commit's message; a merge's author is the PR's user, a squash's its commit author."""
     text = release_note_text(message)

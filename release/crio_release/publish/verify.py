@@ -30,7 +30,7 @@ from crio.errors import CrioError, ExitCode
 from crio.manifest import RevisionManifest
 from crio.revision import Revision
 from crio.signing import VERIFY_KEY_ENV, verify_file
-from crio_release.publish.markers import parse_manifest
+from crio_release.publish.completeness import parse_manifest
 from crio_release.publish.storage import Storage, open_bucket
 
 NO_KEY = "cannot verify signature: no key (pass --key PUB.pem or set CRIO_VERIFY_KEY)"

@@ -3,7 +3,7 @@
 Upstream pushes a tag and then dispatches a build; when the dispatch fails,
 the tag never gets artifacts. Here the bucket is the truth: for every version
 tag the set is checked with the publisher's own completeness rule
-(`crio_release.publish.markers.revision_problems`) plus each required file by name,
+(`crio_release.publish.completeness.revision_problems`) plus each required file by name,
 and with `apply` the missing ones are rebuilt from a git worktree of the tag
 (the tag's commit date as SOURCE_DATE_EPOCH, so a rebuild is byte-identical
 to what a first build would have been) and published with
@@ -26,7 +26,7 @@ from crio.artifacts import REQUIRED_ROLES, arch_files, object_path
 from crio.errors import CrioError, ExitCode
 from crio.revision import Revision, Version
 from crio_release.gitrel.repo import GitRunner, version_tags
-from crio_release.publish.markers import revision_problems
+from crio_release.publish.completeness import revision_problems
 from crio_release.publish.storage import Storage, open_bucket
 
 
