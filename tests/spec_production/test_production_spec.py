@@ -314,6 +314,16 @@ def test_malformed_specs_give_one_line_errors_or_problems_not_exceptions(spec: d
     assert problems and all(isinstance(p, str) and "\n" not in p for p in problems)
 
 
+def test_a_nix_source_outside_crio_and_pinns_must_name_its_own_architecture(tmp_path: Path) -> None:
+    extra = ('[[component]]\nname = "conmon-rs"\nversion = "0.8.0"\nlicense = "Apache-2.0"\n'
+             'dest = "bin/conmonrs"\nmode = "0755"\n[component.source.amd64]\nnix = "arm64"\nmember = "bin/conmonrs"\n'
+             '[component.source.arm64]\nnix = "arm64"\nmember = "bin/conmonrs"\n')
+    path = tmp_path / "production.toml"
+    path.write_text(TEXT + "\n" + extra, encoding="utf-8")
+    assert production_problems(load_spec(path)) == [
+        "component conmon-rs source.amd64 takes nix attribute 'arm64'; it must be 'amd64'"]
+
+
 def test_unparsable_copy_is_one_line_with_the_position(tmp_path: Path) -> None:
     path = tmp_path / "production.toml"
     path.write_text(_replace(TEXT, 'name = "runc"', 'name = "runc'), encoding="utf-8")

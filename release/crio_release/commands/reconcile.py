@@ -50,10 +50,10 @@ def reconcile_command(bucket_url: str, repo_path: Path | None, archs: tuple[str,
     """
     from crio_release.publish.sign import load_signing_key
 
+    key_pem = load_signing_key(key_path) if key_path else None   # a bad --key fails before anything is read
     statuses = reconcile(open_repo(repo_path), bucket_url, archs=list(archs), apply=apply,
                          dry_run=dry_run, spec=spec, echo=click.echo,
-                         since=Version.parse(since) if since else None,
-                         key_pem=load_signing_key(key_path) if key_path else None)
+                         since=Version.parse(since) if since else None, key_pem=key_pem)
     for status in statuses:
         click.echo(status.line())
     incomplete = [s.tag for s in statuses if s.state in (TagState.MISSING, TagState.WOULD_REBUILD)]
