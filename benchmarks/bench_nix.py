@@ -31,7 +31,8 @@ from measure import print_figures
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from crio_release.build.nix import check_static_elf, nix_output  # noqa: E402
+from crio_release.build.elf import check_static_elf  # noqa: E402
+from crio_release.build.nix import nix_output  # noqa: E402
 from helpers.nix import LOCAL_NIX, NIX_DIR, make_elf, write_elves, write_nix_spec  # noqa: E402
 
 NO_CACHE = ["--option", "substituters", ""]

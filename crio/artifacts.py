@@ -30,8 +30,6 @@ BUNDLE_INSTALL_SCRIPT = "install"
 #: Side files written beside each tarball, by suffix.
 CHECKSUM_SUFFIX = ".sha256sum"
 SIGNATURE_SUFFIX = ".sig"
-CERTIFICATE_SUFFIX = ".cert"
-SIGSTORE_BUNDLE_SUFFIX = ".bundle"
 SBOM_SUFFIX = ".spdx"
 
 #: Content types and cache policy of everything the publisher writes.

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import Any
 
 import click
 
 from crio.errors import CrioError, ExitCode
 
 EXIT_CODES_HELP = "Exit codes: " + ", ".join(f"{c.value} {c.name.lower().replace('_', '-')}" for c in ExitCode)
-
-
-def fail(message: str, code: int) -> None:
-    """Print `PROG: error: MESSAGE` on one line to stderr and exit with `code`."""
-    prog = click.get_current_context(silent=True)
-    name = prog.find_root().info_name if prog is not None else "crio"
-    click.echo(f"{name}: error: {' '.join(message.split())}", err=True)
-    sys.exit(int(code))
 
 
 def run_main(group: click.Command, argv: list[str] | None = None) -> None:
@@ -42,17 +32,3 @@ def run_main(group: click.Command, argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-
-
-def arch_option(*names: str, **kwargs: Any) -> Callable:
-    """A click option whose value is normalised by crio.arch (x86_64 -> amd64)."""
-    from crio.arch import normalize_arch
-
-    def convert(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, tuple):
-            return tuple(dict.fromkeys(normalize_arch(v) for v in value))
-        return normalize_arch(value)
-
-    return click.option(*names, callback=convert, **kwargs)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import Enum
 from importlib import resources
 from pathlib import Path
 
 from crio.artifacts import release_branch
+from crio.errors import UsageError
 
 DATA_FILE = "kubernetes-releases.toml"
 
@@ -140,3 +141,21 @@ def render_markdown(rows: list[BranchStatus]) -> str:
 
 def render_json(on: date, rows: list[BranchStatus]) -> str:
     return json.dumps({"date": on.isoformat(), "branches": [r.as_dict() for r in rows]}, indent=2) + "\n"
+
+
+#: Output formats of the support table.
+FORMATS: tuple[str, ...] = ("markdown", "json")
+
+
+def support_report(on: date | None = None, fmt: str = "markdown", include_eol: bool = False,
+                   data_file: Path | None = None) -> str:
+    """The support table of day `on` (default: today, UTC) as text; bad data or a day before any
+    Kubernetes release is a one-line UsageError."""
+    day = on or datetime.now(UTC).date()
+    try:
+        rows = branch_statuses(day, load_releases(data_file), include_eol=include_eol)
+    except KeyError as exc:
+        raise UsageError(f"Kubernetes release data {data_file or DATA_FILE}: a [[release]] lacks {exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"Kubernetes release data {data_file or DATA_FILE}: {exc}") from None
+    return render_markdown(rows) if fmt == "markdown" else render_json(day, rows)

@@ -23,7 +23,7 @@ COMMANDS: dict[str, str] = {
     "tag": "crio_release.commands.branches:tag_command",
     "notes": "crio_release.commands.notes:notes_group",
     "reconcile": "crio_release.commands.reconcile:reconcile_command",
-    "demo": "crio_release.workflows.demo:demo_command",
+    "demo": "crio_release.commands.demo:demo_command",
 }
 
 

@@ -142,7 +142,7 @@ def test_elf_machine_mismatch(tmp_path: Path, bundle_files: Path) -> None:
 
 
 def test_elf_check_reads_big_endian_headers(tmp_path: Path) -> None:
-    from crio_release.build.checks import elf_machine
+    from crio_release.build.elf import elf_machine
 
     path = tmp_path / "s390"
     header = bytearray(fake_elf(path, 0).read_bytes())
@@ -152,6 +152,18 @@ def test_elf_check_reads_big_endian_headers(tmp_path: Path) -> None:
     assert elf_machine(path) == 22
     (tmp_path / "text").write_text("#!/bin/sh\n")
     assert elf_machine(tmp_path / "text") is None
+
+
+def test_a_file_with_the_elf_magic_but_a_malformed_header_is_refused(tmp_path: Path, bundle_files: Path) -> None:
+    # No machine can be read from it, so it cannot be shown to match the bundle: refused, not waved through.
+    (tmp_path / "conmon").write_bytes(b"\x7fELF\x09\x01" + bytes(58))
+    spec = write_spec(tmp_path / "spec.toml", component("conmon", "bin/conmon", '[component.source.all]\npath = "conmon"\n'))
+    with pytest.raises(CrioError) as err:
+        build(spec, tmp_path / "out", bundle_files, archs=("amd64",))
+    assert err.value.exit_code == ExitCode.BUILD
+    assert err.value.message == ("component conmon: bin/conmon: starts like an ELF file but unknown class 9 "
+                                 "or byte order 1")
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_component_missing_for_an_arch(tmp_path: Path, bundle_files: Path) -> None:

@@ -1,7 +1,7 @@
 """Test helpers for nix sources: tiny ELF files and a spec with nix pins.
 
 `make_elf` writes headers only (no code): enough for the bundle builder's ELF
-machine check and nixbuild.check_static_elf, in any class, byte order and
+machine check and crio_release.build.elf.check_static_elf, in any class, byte order and
 linkage. `write_nix_spec` writes a spec that both crio_release.build.spec and
 nix/pins.nix accept, with crio and pinns from `nix` sources.
 """

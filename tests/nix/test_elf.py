@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from crio_release.build.nix import check_static_elf, read_elf_info
+from crio_release.build.elf import check_static_elf, read_elf_info
 from helpers.nix import make_elf
 
 from crio.arch import ELF_MACHINES

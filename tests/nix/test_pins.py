@@ -10,7 +10,8 @@ import json
 import tomllib
 
 import pytest
-from crio_release.build.nix import NIX_ATTRIBUTES, NIX_MEMBERS, read_nix_pins
+from crio_release.build.pins import NIX_ATTRIBUTES, NIX_MEMBERS, nix_pins
+from crio_release.build.spec import load_spec
 from helpers.nix import NIX_DIR, REPO, needs_nix, nix_eval_json, write_nix_spec
 
 from crio.arch import DEFAULT_BUILD_ARCHITECTURES, ELF_MACHINES, normalize_arch
@@ -30,7 +31,7 @@ def _eval_pins(spec) -> dict:
 
 def _assert_same_as_python(nix: dict, spec) -> None:
     raw = tomllib.loads(spec.read_text())
-    py = read_nix_pins(spec)
+    py = nix_pins(load_spec(spec))
     assert nix["nixpkgs"] == {k: raw["nix"]["nixpkgs"][k] for k in ("url", "sha256")} == py.nixpkgs
     assert nix["crioSource"] == {k: raw["nix"]["crio-source"][k] for k in py.crio_source} == py.crio_source
     assert nix["version"] == py.version == raw["nix"]["crio-source"]["tag"].removeprefix("v")
@@ -118,7 +119,7 @@ def test_a_pin_mismatch_fails_the_python_check(tmp_path, case) -> None:
     kwargs, needle = MISMATCHES[case]
     spec = write_nix_spec(tmp_path / "spec.toml", **kwargs)
     with pytest.raises(CrioError) as err:
-        read_nix_pins(spec)
+        nix_pins(load_spec(spec))
     assert err.value.exit_code == ExitCode.SPEC
     assert needle in err.value.message
     assert "\n" not in err.value.message

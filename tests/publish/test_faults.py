@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import crio_release.publish.storage as storage_module
+import crio_release.publish.storage_gcs as storage_module
 import pytest
 from crio_release.publish.publish import publish_revision
 from crio_release.publish.storage import open_bucket

@@ -7,7 +7,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from crio_release.publish.markers import read_markers, revision_problems
+from crio_release.publish.completeness import revision_problems
+from crio_release.publish.markers import read_markers
 from crio_release.publish.publish import _upload_one, collect_local_set, publish_revision
 from crio_release.publish.storage import Digests, open_bucket
 from crio_release.publish.verify import verify_revision

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from crio_release.publish.storage import Digests, FileStorage, GcsStorage, PreconditionFailed, open_bucket
+from crio_release.publish.storage import Digests, PreconditionFailed, open_bucket
+from crio_release.publish.storage_file import FileStorage
+from crio_release.publish.storage_gcs import GcsStorage
 
 from crio.errors import CrioError, ExitCode
 

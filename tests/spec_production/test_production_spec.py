@@ -1,9 +1,10 @@
 """The production spec keeps the production rules, and the rules catch each way it can break.
 
 Mutation tests edit the real file's text (one targeted change each), write it
-to a temporary file, parse it back with tomllib and expect the validator to
-name the problem; every edit asserts it changed exactly what it meant to, so
-a drifted spec cannot make a test pass vacuously.
+to a temporary file, and expect the spec loader or the pin rules to name the
+problem, both as a library call and as `crio-release bundle --spec`, which
+must stop before writing anything; every edit asserts it changed exactly what
+it meant to, so a drifted spec cannot make a test pass vacuously.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from crio_release.build.pins import (
     REQUIRED_ARCHS,
     REQUIRED_COMPONENTS,
     check_production_spec,
-    load_spec_dict,
     nix_hash_to_hex,
-    validate_production_pins,
+    production_problems,
 )
+from crio_release.build.spec import load_spec, parse_spec
+from crio_release.cli import cli
 
+from crio.cli import run_main
 from crio.errors import CrioError, ExitCode
 
 TEXT = PRODUCTION_SPEC.read_text(encoding="utf-8")
@@ -44,8 +47,10 @@ def _by_name(spec: dict, name: str) -> dict:
 # --- the shipped file -------------------------------------------------------
 
 
-def test_production_spec_has_no_problems() -> None:
-    assert validate_production_pins(_spec()) == []
+def test_production_spec_has_no_problems_and_asks_the_builder_for_the_rules() -> None:
+    spec = load_spec(PRODUCTION_SPEC)
+    assert production_problems(spec) == []
+    assert spec.production  # so `crio-release bundle --spec production.toml` applies every rule
     check_production_spec(PRODUCTION_SPEC)  # raises on any problem
 
 
@@ -88,8 +93,6 @@ def test_crio_version_is_the_nix_source_tag_and_nix_pins_are_well_formed() -> No
 
 
 def test_spec_loads_with_the_bundle_builders_loader() -> None:
-    from crio_release.build.spec import load_spec
-
     spec = load_spec(PRODUCTION_SPEC)
     names = [c.name for c in spec.components]
     assert set(REQUIRED_COMPONENTS) <= set(names)
@@ -169,11 +172,11 @@ def _sha_line(text: str, component: str, arch: str) -> str:
 MUTATIONS = {
     "sha256 removed": (
         lambda t: _replace(t, _sha_line(t, "crun", "arm64"), ""),
-        r"crun source\.arm64 .*needs sha256",
+        r"component crun: source\.arm64: url .* has no sha256",
     ),
     "sha256 too short": (
         lambda t: _replace(t, _sha_line(t, "runc", "amd64"), _sha_line(t, "runc", "amd64")[:-3] + '"\n'),
-        r"runc source\.amd64 .*64 lowercase hex",
+        r"component runc: source\.amd64: sha256 must be 64 lowercase hex",
     ),
     "plain http": (
         lambda t: _replace(t, "https://github.com/opencontainers/runc/releases/download/v1.5.2/runc.arm64",
@@ -215,7 +218,7 @@ MUTATIONS = {
     "nix attribute of the other architecture": (
         lambda t: _replace(t, '[component.source.arm64]\nnix = "arm64"\nmember = "bin/crio"',
                            '[component.source.arm64]\nnix = "amd64"\nmember = "bin/crio"'),
-        r"crio source\.arm64 takes nix attribute 'amd64'",
+        r"crio source\.arm64 must be nix = 'arm64', member = 'bin/crio'",
     ),
     "nixpkgs rev is a branch": (
         lambda t: _replace(t, "nixpkgs/archive/3e3afe5174c561dee0df6f2c2b2236990146329f.tar.gz",
@@ -233,7 +236,7 @@ MUTATIONS = {
     ),
     "crio-source rev is a branch": (
         lambda t: _replace(t, 'rev = "v1.36.1"', 'rev = "main"'),
-        r"nix\.crio-source\.rev 'main' must be the 40-hex commit",
+        r"nix\.crio-source\.rev 'main' is neither a 40-hex commit nor the tag",
     ),
     "crio-source section missing": (
         lambda t: _replace(t, "\n[nix.crio-source]\n", "\n[nix.crio-src]\n"),
@@ -256,19 +259,37 @@ MUTATIONS = {
 }
 
 
-@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
-def test_mutated_copy_is_rejected(mutation: str, tmp_path: Path) -> None:
-    edit, expected = MUTATIONS[mutation]
+def _mutated(tmp_path: Path, mutation: str) -> Path:
+    edit, _expected = MUTATIONS[mutation]
     mutated = edit(TEXT)
     assert mutated != TEXT
     path = tmp_path / "production.toml"
     path.write_text(mutated, encoding="utf-8")
-    problems = validate_production_pins(load_spec_dict(path))
-    assert any(re.search(expected, p) for p in problems), problems
+    return path
+
+
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+def test_mutated_copy_is_rejected(mutation: str, tmp_path: Path) -> None:
+    path = _mutated(tmp_path, mutation)
     with pytest.raises(CrioError) as info:
         check_production_spec(path)
     assert info.value.exit_code == ExitCode.SPEC
+    assert re.search(MUTATIONS[mutation][1], info.value.message), info.value.message
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+def test_bundle_refuses_a_mutated_copy_before_writing_anything(mutation: str, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The pin rules are a step of `crio-release bundle`: the broken spec fails it, --out stays empty."""
+    path, out = _mutated(tmp_path, mutation), tmp_path / "out"
+    with pytest.raises(SystemExit) as exited:
+        run_main(cli, ["bundle", "--rev", "v1.36.1", "--spec", str(path), "--out", str(out),
+                       "--source-date-epoch", "0", "--nix-result", str(tmp_path / "no-nix-needed")])
+    err = capsys.readouterr().err
+    assert exited.value.code == ExitCode.SPEC, err
+    assert len(err.strip().splitlines()) == 1 and re.search(MUTATIONS[mutation][1], err), err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
@@ -278,19 +299,36 @@ def test_mutated_copy_is_rejected(mutation: str, tmp_path: Path) -> None:
         {"schema": 1, "nix": [], "component": "x"},
         {"schema": 1, "nix": {"nixpkgs": {"url": 5}, "crio-source": {"tag": 3}},
          "component": [5, {"name": 7, "dest": [], "source": {"amd64": "x", "arm64": {"url": "https://h/f", "members": "x"}}}]},
+        {"schema": 1, "nix": {"nixpkgs": {"url": 5}, "crio-source": {"tag": 3, "rev": [], "url": None}},
+         "component": [{"name": "crio", "version": "1", "license": "MIT", "dest": "bin/crio", "mode": "0755",
+                        "source": {"amd64": {"nix": "arm64", "members": ["bin/crio", "x/crio2"]}}}]},
     ],
-    ids=["empty", "wrong-types", "garbage-values"],
+    ids=["empty", "wrong-types", "garbage-values", "garbage-pins"],
 )
-def test_malformed_specs_give_problems_not_exceptions(spec: dict) -> None:
-    problems = validate_production_pins(spec)
+def test_malformed_specs_give_one_line_errors_or_problems_not_exceptions(spec: dict) -> None:
+    try:
+        problems = production_problems(parse_spec(spec, Path("production.toml")))
+    except CrioError as exc:
+        assert exc.exit_code == ExitCode.SPEC and "\n" not in exc.message
+        return
     assert problems and all(isinstance(p, str) and "\n" not in p for p in problems)
+
+
+def test_a_nix_source_outside_crio_and_pinns_must_name_its_own_architecture(tmp_path: Path) -> None:
+    extra = ('[[component]]\nname = "conmon-rs"\nversion = "0.8.0"\nlicense = "Apache-2.0"\n'
+             'dest = "bin/conmonrs"\nmode = "0755"\n[component.source.amd64]\nnix = "arm64"\nmember = "bin/conmonrs"\n'
+             '[component.source.arm64]\nnix = "arm64"\nmember = "bin/conmonrs"\n')
+    path = tmp_path / "production.toml"
+    path.write_text(TEXT + "\n" + extra, encoding="utf-8")
+    assert production_problems(load_spec(path)) == [
+        "component conmon-rs source.amd64 takes nix attribute 'arm64'; it must be 'amd64'"]
 
 
 def test_unparsable_copy_is_one_line_with_the_position(tmp_path: Path) -> None:
     path = tmp_path / "production.toml"
     path.write_text(_replace(TEXT, 'name = "runc"', 'name = "runc'), encoding="utf-8")
     with pytest.raises(CrioError) as info:
-        load_spec_dict(path)
+        load_spec(path)
     assert info.value.exit_code == ExitCode.SPEC
     assert "line" in str(info.value) and "\n" not in str(info.value)
 
@@ -300,4 +338,4 @@ def test_unmutated_copy_round_trips(tmp_path: Path) -> None:
     # file is accepted, so each rejection above is due to its one edit.
     path = tmp_path / "production.toml"
     path.write_text(TEXT, encoding="utf-8")
-    assert validate_production_pins(load_spec_dict(path)) == []
+    assert production_problems(load_spec(path)) == []

@@ -9,10 +9,15 @@ per-revision manifest (crio.manifest) is written. Everything is produced in
 a private temporary directory inside `out_dir` and renamed into place only
 when every architecture succeeded, so a failed build leaves no partial file.
 
+Before anything is fetched, the spec's pins are checked (pins.py): its nix
+pins when it has a [nix] table, every production rule when it says
+`production = true`.
+
 The mtime of every entry is, in order: the `source_date_epoch` argument, the
 SOURCE_DATE_EPOCH environment variable, or the commit date of the revision
-in this repository's git history (an error asks for one of the first two
-when git does not know the revision).
+in the repository being released (`repo`, default: the current directory;
+see repository.py). An error asks for one of the others when git does not
+know the revision.
 """
 
 from __future__ import annotations
@@ -29,7 +34,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import crio
 from crio.arch import normalize_arch
 from crio.artifacts import (
     BUNDLE_INSTALL_SCRIPT,
@@ -44,8 +48,10 @@ from crio.checksums import format_sha256sum
 from crio.errors import CrioError, ExitCode
 from crio.manifest import build_revision_manifest, write_revision_manifest
 from crio.revision import Revision
-from crio.version import BuildInfo, git_output, version
+from crio.version import BuildInfo, version
 from crio_release.build.checks import check_conflicts, check_elf_machines
+from crio_release.build.pins import check_spec_pins
+from crio_release.build.repository import ReleaseRepository
 from crio_release.build.sbom import SbomInput, write_sbom
 from crio_release.build.sources import SourceFetcher, StagedFile
 from crio_release.build.spec import RESERVED_NAME, Spec, load_spec
@@ -55,8 +61,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 SPECS_DIR = PACKAGE_DIR / "specs"
 EMBEDDED_SPEC = SPECS_DIR / "embedded.toml"
 BUNDLE_FILES_DIR = PACKAGE_DIR / "files"
-REPO_ROOT = Path(crio.__file__).resolve().parent.parent
-NIX_DIR = REPO_ROOT / "nix"
 #: Files every bundle carries from files/, with their modes.
 BUNDLE_FILES: dict[str, int] = {BUNDLE_INSTALL_SCRIPT: 0o755, "Makefile": 0o644, "README.md": 0o644}
 BUILDER = RESERVED_NAME   # owner of the builder's own files in messages and the manifest
@@ -109,8 +113,8 @@ class BuildResult:
         }
 
 
-def resolve_mtime(source_date_epoch: int | None, revision: Revision) -> int:
-    """The one mtime of every entry: argument, SOURCE_DATE_EPOCH, or the revision's commit date."""
+def resolve_mtime(source_date_epoch: int | None, revision: Revision, repository: ReleaseRepository) -> int:
+    """The one mtime of every entry: argument, SOURCE_DATE_EPOCH, or the revision's commit date in `repository`."""
     if source_date_epoch is not None:
         if source_date_epoch < 0:
             raise CrioError(f"source date epoch must be >= 0, got {source_date_epoch}", ExitCode.USAGE)
@@ -120,31 +124,16 @@ def resolve_mtime(source_date_epoch: int | None, revision: Revision) -> int:
         if not env.isdigit():
             raise CrioError(f"SOURCE_DATE_EPOCH must be seconds since 1970 (digits), got {env!r}", ExitCode.USAGE)
         return int(env)
-    stamp = git_output(["show", "-s", "--format=%ct", f"{revision}^{{commit}}"], REPO_ROOT)
-    if stamp is None or not stamp.isdigit():
-        raise CrioError(
-            f"cannot find the commit date of {revision} in {REPO_ROOT}; pass --source-date-epoch N "
-            f"or set SOURCE_DATE_EPOCH",
-            ExitCode.USAGE,
-        )
-    return int(stamp)
+    return repository.commit_date(revision)
 
 
-def _tree_state() -> str:
-    """clean/dirty of the crio/ package the zipapp is built from (unknown without git)."""
-    status = git_output(["status", "--porcelain", "--untracked-files=no", "--", "crio"], REPO_ROOT)
-    if status is None:
-        return "unknown"
-    return "dirty" if status else "clean"
-
-
-def _build_info(revision: Revision, mtime: int) -> BuildInfo:
+def _build_info(revision: Revision, mtime: int, repository: ReleaseRepository) -> BuildInfo:
     import platform
 
     return BuildInfo(
         version=str(version()),
         git_commit=str(revision),
-        git_tree_state=_tree_state(),
+        git_tree_state=repository.tree_state(),
         build_date=datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         platform="linux/any",
         python=platform.python_version(),
@@ -166,12 +155,14 @@ class _HashingFile:
 
 
 def build_bundles(spec_path: Path | None, archs: list[str], revision: Revision, out_dir: Path, *,
-                  source_date_epoch: int | None = None, nix_result: Path | None = None, progress: bool = False,
-                  bundle_files: Path | None = None, nix_dir: Path | None = None,
+                  repo: Path | None = None, source_date_epoch: int | None = None, nix_result: Path | None = None,
+                  progress: bool = False, bundle_files: Path | None = None, nix_dir: Path | None = None,
                   on_event: Callable[[str], None] | None = None) -> BuildResult:
     """Build one bundle per architecture of `revision` into `out_dir`, plus the revision manifest.
 
-    `spec_path` None means the embedded spec. `bundle_files` overrides the
+    `spec_path` None means the embedded spec. `repo` is the repository being
+    released (default: the current directory): the commit date and `nix/` come
+    from it; `nix_dir` overrides the latter (tests). `bundle_files` overrides the
     directory holding install/Makefile/README.md (tests). `on_event` gets a
     plain line per finished step (CI logs); `progress` shows tqdm bars.
     """
@@ -179,8 +170,10 @@ def build_bundles(spec_path: Path | None, archs: list[str], revision: Revision, 
     if not arch_list:
         raise CrioError("no architecture given; use --arch amd64 (repeatable)", ExitCode.USAGE)
     spec = load_spec(Path(spec_path) if spec_path else EMBEDDED_SPEC)
+    check_spec_pins(spec)
     spec.check_complete(arch_list)
-    mtime = resolve_mtime(source_date_epoch, revision)
+    repository = ReleaseRepository.at(repo)
+    mtime = resolve_mtime(source_date_epoch, revision, repository)
     files_dir = Path(bundle_files) if bundle_files else BUNDLE_FILES_DIR
     extra = _bundle_files(files_dir)
     out_dir = Path(out_dir)
@@ -193,8 +186,9 @@ def build_bundles(spec_path: Path | None, archs: list[str], revision: Revision, 
     try:
         stage = tmp / "out"
         stage.mkdir()
-        fetcher = SourceFetcher(tmp / "work", nix_dir=nix_dir or NIX_DIR, nix_result=nix_result, mtime=mtime,
-                                build_info=_build_info(revision, mtime), spec_path=spec.path)
+        fetcher = SourceFetcher(tmp / "work", nix_dir=nix_dir or repository.nix_dir, nix_result=nix_result,
+                                mtime=mtime, build_info=_build_info(revision, mtime, repository),
+                                spec_path=spec.path)
         builder = _ArchBuilder(spec, revision, crio_version, mtime, fetcher, extra, stage, progress, on_event)
         if len(arch_list) == 1:
             bundles = [builder.build(arch_list[0], 0)]
@@ -208,7 +202,7 @@ def build_bundles(spec_path: Path | None, archs: list[str], revision: Revision, 
                 bundles = [f.result() for f in futures]
         manifest = build_revision_manifest(stage, revision, arch_list, crio_version)
         manifest_path = write_revision_manifest(stage, manifest)
-        result = _publish(stage, out_dir, revision, crio_version, mtime, bundles, manifest_path)
+        result = _move_into(out_dir, stage, revision, crio_version, mtime, bundles, manifest_path)
     except OSError as exc:  # disk full, permissions: one line, and the finally below removes the partial files
         where = f" ({exc.filename})" if exc.filename else ""
         raise CrioError(f"cannot write the bundles to {out_dir}: {exc.strerror or exc}{where}", ExitCode.BUILD) from None
@@ -227,9 +221,9 @@ def _bundle_files(files_dir: Path) -> list[StagedFile]:
     return out
 
 
-def _publish(stage: Path, out_dir: Path, revision: Revision, crio_version: str, mtime: int,
-             bundles: list[ArchBundle], manifest_path: Path) -> BuildResult:
-    """Rename every finished file into out_dir; the revision manifest goes last."""
+def _move_into(out_dir: Path, stage: Path, revision: Revision, crio_version: str, mtime: int,
+               bundles: list[ArchBundle], manifest_path: Path) -> BuildResult:
+    """Rename every finished file from the private `stage` into out_dir; the revision manifest goes last."""
     def move(written: WrittenFile) -> WrittenFile:
         target = out_dir / written.name
         os.replace(written.path, target)

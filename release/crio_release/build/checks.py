@@ -7,37 +7,22 @@ must never be published in the first place.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from crio.arch import ELF_MACHINES
 from crio.errors import CrioError, ExitCode
+from crio_release.build.elf import MACHINE_NAMES, elf_machine
 from crio_release.build.sources import StagedFile
-
-#: e_machine values we can name in messages.
-_MACHINE_NAMES = {62: "x86-64", 183: "aarch64", 21: "ppc64", 22: "s390", 3: "i386", 40: "arm", 243: "riscv"}
-_ARCH_MACHINE_NAMES = {"amd64": "x86-64", "arm64": "aarch64", "ppc64le": "ppc64", "s390x": "s390"}
-
-
-def elf_machine(path: Path) -> int | None:
-    """The e_machine of an ELF file, or None when `path` is not ELF."""
-    with open(path, "rb") as handle:
-        header = handle.read(20)
-    if len(header) < 20 or header[:4] != b"\x7fELF":
-        return None
-    order = "big" if header[5] == 2 else "little"
-    return int.from_bytes(header[18:20], order)
 
 
 def check_elf_machines(files: list[StagedFile], arch: str) -> None:
-    """Every ELF file must be built for `arch`."""
+    """Every ELF file must be built for `arch` (crio_release.build.elf reads the header)."""
     expected = ELF_MACHINES[arch]
     for staged in files:
-        machine = elf_machine(staged.path)
+        machine = elf_machine(staged.path, label=f"component {staged.component}: {staged.dest}")
         if machine is not None and machine != expected:
-            found = _MACHINE_NAMES.get(machine, "another machine")
+            found = MACHINE_NAMES.get(machine, "another machine")
             raise CrioError(
                 f"component {staged.component}: {staged.dest} is an ELF binary for {found} (e_machine {machine}), "
-                f"but this is the {arch} bundle, which needs {_ARCH_MACHINE_NAMES[arch]} (e_machine {expected})",
+                f"but this is the {arch} bundle, which needs {MACHINE_NAMES[expected]} (e_machine {expected})",
                 ExitCode.ELF_MACHINE,
             )
 

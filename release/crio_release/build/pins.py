@@ -1,53 +1,60 @@
-"""Checks of the production spec's pins: the rules a real release spec must keep.
+"""The pin rules of a loaded spec, run by `crio-release bundle` before anything is fetched.
 
-Why separate from `crio_release.build.spec`: the spec loader accepts any well-formed
-spec (tests build bundles from local paths, one architecture, no nix). A spec
-that ships to users must be stricter: every download pinned by sha256 over
-https, amd64 and arm64 both complete, nix pins that nix can actually use, and
-one CRI-O version shared by the nix source and the bundle. The nix side
-(nix/pins.nix) checks the same facts at evaluation time; this is the Python
-half, usable without nix.
+Why separate from `crio_release.build.spec`: the loader accepts any well-formed
+spec (tests build bundles from local paths, one architecture, no nix). Pins
+need more, in two tiers, each applied when the spec has what it governs:
 
-`validate_production_pins` returns every problem (one line each) instead of
-stopping at the first, so a reviewer of a pin bump sees them all at once.
+* a spec with a `[nix]` table gets the rules nix/pins.nix asserts at
+  evaluation time (`nix_pin_problems`): well-formed nixpkgs and crio-source
+  pins, and crio and pinns taken from the nix output of their own
+  architecture at the crio-source tag's version, so the two halves cannot
+  drift and a broken pin fails before nix-build runs;
+* a spec that says `production = true` (the one shipped to users) gets every
+  production rule as well (`production_problems`): each download pinned by
+  sha256 over https and naming its version and architecture, the CI
+  architectures complete, the required components present, nixpkgs pinned to
+  a commit and the crio source to the archive of its revision on GitHub.
+
+Problems are collected, one line each, instead of stopping at the first, so a
+reviewer of a pin bump sees them all at once.
 """
 
 from __future__ import annotations
 
 import base64
 import re
-import tomllib
-from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crio.arch import ALIASES, DEFAULT_BUILD_ARCHITECTURES
 from crio.errors import CrioError, ExitCode
+from crio.revision import Version, parse_revision
+from crio_release.build.spec import Component, Source, Spec, load_spec
 
 #: The production spec shipped with the toolkit.
 PRODUCTION_SPEC: Path = Path(__file__).resolve().parent / "specs" / "production.toml"
 
-#: Architectures every production component must cover.
-REQUIRED_ARCHS: tuple[str, ...] = ("amd64", "arm64")
+#: The attributes nix/default.nix defines, one per architecture CI builds; a production spec covers them all.
+NIX_ATTRIBUTES: tuple[str, ...] = DEFAULT_BUILD_ARCHITECTURES
+REQUIRED_ARCHS: tuple[str, ...] = DEFAULT_BUILD_ARCHITECTURES
+
+#: Components nix builds from [nix.crio-source], and the file each takes from an attribute's output
+#: (nix/pins.nix `outputs`; a test holds the two together).
+NIX_MEMBERS: dict[str, str] = {"crio": "bin/crio", "pinns": "bin/pinns"}
 
 #: Components a production bundle must carry (conmon-rs is missing until its
 #: download address can be pinned; see the comment at the top of production.toml).
 REQUIRED_COMPONENTS: tuple[str, ...] = ("crio", "pinns", "conmon", "crun", "runc", "crictl", "cni-plugins")
 
-#: Components built by nix from [nix.crio-source], and the file each takes from the build output.
-NIX_BUILT: dict[str, str] = {"crio": "bin/crio", "pinns": "bin/pinns"}
-
-#: Other spellings of an architecture that may stand in a download's file name.
-_ARCH_SPELLINGS: dict[str, tuple[str, ...]] = {
-    "amd64": ("amd64", "x86_64", "x86-64"),
-    "arm64": ("arm64", "aarch64"),
-    "ppc64le": ("ppc64le",),
-    "s390x": ("s390x",),
+#: The keys of each pin table, as nix/pins.nix reads them.
+PIN_KEYS: dict[str, tuple[str, ...]] = {
+    "nixpkgs": ("url", "sha256"),
+    "crio-source": ("owner", "repo", "tag", "rev", "url", "sha256"),
 }
 
 _NIX32_ALPHABET = "0123456789abcdfghijklmnpqrsvwxyz"
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 _NIXPKGS_URL = re.compile(r"^https://github\.com/NixOS/nixpkgs/archive/(?P<rev>[^/]+)\.tar\.gz$")
 
 
@@ -79,198 +86,204 @@ def nix_hash_to_hex(value: str) -> str:
     )
 
 
-def load_spec_dict(path: Path = PRODUCTION_SPEC) -> dict[str, Any]:
-    """Parse a spec file with tomllib; a parse error is one CrioError line with the position."""
+def _is_commit(text: str) -> bool:
+    """A full lowercase commit SHA, as crio.revision reads one (and nix/pins.nix's isRev accepts)."""
     try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CrioError(f"cannot read spec {path}: {exc.strerror or exc}", ExitCode.SPEC) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CrioError(f"spec {path} does not parse: {exc}", ExitCode.SPEC) from None
+        return parse_revision(text).sha == text
+    except CrioError:
+        return False
+
+
+def _is_version(text: str) -> bool:
+    try:
+        Version.parse(text)
+    except CrioError:
+        return False
+    return True
+
+
+# The pipeline step ------------------------------------------------------------------
+
+
+def check_spec_pins(spec: Spec) -> None:
+    """Raise CrioError(SPEC) listing every pin problem of the tiers `spec` asks for; quiet when none."""
+    problems = production_problems(spec) if spec.production else nix_pin_problems(spec)
+    if problems:
+        raise CrioError(f"spec {spec.path}: " + "; ".join(problems), ExitCode.SPEC)
 
 
 def check_production_spec(path: Path = PRODUCTION_SPEC) -> None:
-    """Raise CrioError(SPEC) listing every pin problem of the spec at `path`; return quietly if none."""
-    problems = validate_production_pins(load_spec_dict(path))
+    """Load the spec at `path` and hold it to the production rules, whatever it says about itself."""
+    spec = load_spec(path)
+    problems = production_problems(spec)
     if problems:
         raise CrioError(f"production spec {path}: " + "; ".join(problems), ExitCode.SPEC)
 
 
-def validate_production_pins(
-    spec: Mapping[str, Any],
-    *,
-    required_components: Iterable[str] = REQUIRED_COMPONENTS,
-    archs: Iterable[str] = REQUIRED_ARCHS,
-) -> list[str]:
-    """Every way `spec` (a parsed production spec) breaks the production rules, one line each; [] if none."""
+# Nix pins: what nix/pins.nix asserts ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NixPins:
+    """The spec's nix pins as nix/pins.nix reads them (compared in tests)."""
+
+    nixpkgs: dict[str, str]
+    crio_source: dict[str, str]
+    version: str
+    components: dict[str, dict[str, Any]]
+
+
+def nix_pins(spec: Spec) -> NixPins:
+    """The checked [nix] pins of `spec`; CrioError(SPEC) listing every problem when they do not hold."""
+    problems = nix_pin_problems(spec) if spec.nix is not None else ["no [nix] table; nix/pins.nix needs one"]
+    if problems:
+        raise CrioError(f"spec {spec.path}: " + "; ".join(problems), ExitCode.SPEC)
+    assert spec.nix is not None
+    tables = {name: {key: spec.nix[name][key] for key in keys} for name, keys in PIN_KEYS.items()}
+    components = {
+        name: {"version": spec.component(name).version,  # type: ignore[union-attr]
+               "sources": {attr: {"nix": attr, "member": member} for attr in NIX_ATTRIBUTES}}
+        for name, member in NIX_MEMBERS.items()
+    }
+    return NixPins(tables["nixpkgs"], tables["crio-source"], tables["crio-source"]["tag"][1:], components)
+
+
+def nix_pin_problems(spec: Spec, *, production: bool = False) -> list[str]:
+    """Every way `spec`'s [nix] pins break the rules nix/pins.nix asserts (none without a [nix] table).
+
+    With `production`, the stricter production forms of the same pins apply.
+    """
+    if spec.nix is None:
+        return []
     problems: list[str] = []
-    archs = tuple(archs)
-    if spec.get("schema") != 1:
-        problems.append(f"schema must be 1, got {spec.get('schema')!r}")
-    tag = _check_nix(spec.get("nix"), problems)
-    components = spec.get("component")
-    if not isinstance(components, list) or not components:
-        problems.append("no [[component]] entries")
-        return problems
-    names: dict[str, int] = {}
-    dests: dict[str, str] = {}
-    digests: dict[str, str] = {}
-    for index, component in enumerate(components, 1):
-        if not isinstance(component, Mapping):
-            problems.append(f"component #{index} is not a table")
-            continue
-        name = component.get("name")
-        label = f"component {name}" if isinstance(name, str) and name else f"component #{index}"
-        if isinstance(name, str) and name:
-            if name in names:
-                problems.append(f"{label} is defined twice (entries #{names[name]} and #{index})")
-            names.setdefault(name, index)
-        else:
-            problems.append(f"{label} has no name")
-        dest = component.get("dest")
-        if not isinstance(dest, str) or not dest:
-            problems.append(f"{label} has no dest")
-        elif dest in dests:
-            problems.append(f"{label} writes dest {dest}, already written by {dests[dest]}")
-        else:
-            dests[dest] = label
-        version = component.get("version")
-        if not isinstance(version, str) or not version:
-            problems.append(f"{label} has no version")
-            version = None
-        for key in ("license", "mode"):
-            if not isinstance(component.get(key), str) or not component.get(key):
-                problems.append(f"{label} has no {key}")
-        _check_sources(component.get("source"), label, name, version, archs, digests, problems)
-        if name in NIX_BUILT and tag is not None and version is not None and version != tag[1:]:
-            problems.append(
-                f"{label} version {version} differs from nix.crio-source tag {tag}; "
-                f"nix builds it from that source, so they must be the same release"
-            )
-    for required in required_components:
-        if required not in names:
-            problems.append(f"required component {required} is missing")
+    tables = _pin_tables(spec.nix, problems)
+    if "nixpkgs" in tables:
+        _check_nixpkgs(tables["nixpkgs"], production, problems)
+    tag = _check_crio_source(tables["crio-source"], production, problems) if "crio-source" in tables else None
+    for name, member in NIX_MEMBERS.items():
+        _check_nix_component(spec.component(name), name, member, tag, problems)
     return problems
 
 
-def _check_nix(nix: Any, problems: list[str]) -> str | None:
-    """Check [nix.nixpkgs] and [nix.crio-source]; return the CRI-O tag when it is well formed."""
-    if not isinstance(nix, Mapping):
-        problems.append("[nix] table is missing")
-        return None
-    nixpkgs = nix.get("nixpkgs")
-    if not isinstance(nixpkgs, Mapping):
-        problems.append("[nix.nixpkgs] table is missing")
-    else:
-        url = nixpkgs.get("url")
-        match = _NIXPKGS_URL.match(url) if isinstance(url, str) else None
-        if not match:
-            problems.append(
-                f"nix.nixpkgs.url {url!r} must be https://github.com/NixOS/nixpkgs/archive/<40-hex commit>.tar.gz"
-            )
-        elif not _HEX40.match(match["rev"]):
-            problems.append(f"nix.nixpkgs.url names {match['rev']!r}, not a 40-hex commit (branches move)")
-        _check_nix_hash(nixpkgs.get("sha256"), "nix.nixpkgs.sha256", problems)
-    source = nix.get("crio-source")
-    if not isinstance(source, Mapping):
-        problems.append("[nix.crio-source] table is missing")
-        return None
-    fields = {key: source.get(key) for key in ("owner", "repo", "tag", "rev", "url")}
-    for key, value in fields.items():
-        if not isinstance(value, str) or not value:
-            problems.append(f"nix.crio-source.{key} must be a non-empty string")
-    _check_nix_hash(source.get("sha256"), "nix.crio-source.sha256", problems)
-    tag = fields["tag"] if isinstance(fields["tag"], str) else None
-    if tag is not None and not _TAG.match(tag):
-        problems.append(f"nix.crio-source.tag {tag!r} must look like v1.36.1")
+def _pin_tables(nix: dict[str, Any], problems: list[str]) -> dict[str, dict[str, Any]]:
+    """The pin tables whose keys are all non-empty strings; a problem for each that is not."""
+    tables: dict[str, dict[str, Any]] = {}
+    for name, keys in PIN_KEYS.items():
+        table = nix.get(name)
+        if not isinstance(table, dict):
+            problems.append(f"[nix.{name}] table is missing (it holds {', '.join(keys)})")
+            continue
+        bad = [key for key in keys if not isinstance(table.get(key), str) or not table[key]]
+        problems += [f"nix.{name}.{key} must be a non-empty string" for key in bad]
+        if "sha256" not in bad:
+            try:
+                nix_hash_to_hex(table["sha256"])
+            except ValueError as exc:
+                problems.append(f"nix.{name}.sha256: {exc}")
+                bad.append("sha256")
+        if not bad:
+            tables[name] = table
+    return tables
+
+
+def _check_nixpkgs(table: dict[str, str], production: bool, problems: list[str]) -> None:
+    if not production:
+        return
+    match = _NIXPKGS_URL.match(table["url"])
+    if not match:
+        problems.append(f"nix.nixpkgs.url {table['url']!r} must be "
+                        "https://github.com/NixOS/nixpkgs/archive/<40-hex commit>.tar.gz")
+    elif not _is_commit(match["rev"]):
+        problems.append(f"nix.nixpkgs.url names {match['rev']!r}, not a 40-hex commit (branches move)")
+
+
+def _check_crio_source(source: dict[str, str], production: bool, problems: list[str]) -> str | None:
+    """Check [nix.crio-source]; return its tag when it is a version tag."""
+    tag: str | None = source["tag"]
+    if not (source["tag"].startswith("v") and _is_version(source["tag"])):
+        problems.append(f"nix.crio-source.tag {source['tag']!r} must start with v and be a version such as v1.36.1")
         tag = None
-    rev = fields["rev"]
-    if isinstance(rev, str) and not _HEX40.match(rev) and rev != tag:
-        problems.append(f"nix.crio-source.rev {rev!r} must be the 40-hex commit of the tag (or the tag itself)")
-    if all(isinstance(v, str) and v for v in fields.values()):
-        want = f"https://github.com/{fields['owner']}/{fields['repo']}/archive/{rev}.tar.gz"
-        if fields["url"] != want:
-            problems.append(f"nix.crio-source.url {fields['url']!r} must be {want} (the archive of rev)")
+    rev = source["rev"]
+    # A commit, or the tag itself when its commit is not known (the sha256 pins the content either way).
+    if not _is_commit(rev) and rev != source["tag"]:
+        problems.append(f"nix.crio-source.rev {rev!r} is neither a 40-hex commit nor the tag "
+                        "(use the commit of the tag, or the tag itself when the commit is unknown)")
+    if production:
+        want = f"https://github.com/{source['owner']}/{source['repo']}/archive/{rev}.tar.gz"
+        if source["url"] != want:
+            problems.append(f"nix.crio-source.url {source['url']!r} must be {want} (the archive of rev)")
+    elif not source["url"].endswith(f"/{rev}.tar.gz"):
+        problems.append(f"nix.crio-source.url {source['url']!r} must end with /{rev}.tar.gz (the archive of rev)")
     return tag
 
 
-def _check_nix_hash(value: Any, where: str, problems: list[str]) -> None:
-    if not isinstance(value, str):
-        problems.append(f"{where} is missing")
+def _check_nix_component(component: Component | None, name: str, member: str, tag: str | None,
+                         problems: list[str]) -> None:
+    """`name` is built by nix: from each attribute's own output, at the crio-source tag's version."""
+    if component is None:
+        problems.append(f"component {name} is missing: nix builds it from [nix.crio-source]")
         return
-    try:
-        nix_hash_to_hex(value)
-    except ValueError as exc:
-        problems.append(f"{where}: {exc}")
+    if tag is not None and component.version != tag[1:]:
+        problems.append(f"component {name} version {component.version} differs from nix.crio-source tag {tag}; "
+                        "nix builds it from that source, so they must be the same release")
+    for attr in NIX_ATTRIBUTES:
+        source = component.sources.get(attr)
+        if source is None:
+            problems.append(f"component {name} has no source for {attr}")
+        elif (source.kind, source.nix, source.members, source.single_member) != ("nix", attr, (member,), True):
+            # nix/pins.nix's words, so either side's refusal reads the same.
+            problems.append(f"component {name} source.{attr} must be nix = {attr!r}, member = {member!r}, "
+                            "its own architecture's file of the nix output")
 
 
-def _check_sources(
-    sources: Any,
-    label: str,
-    name: Any,
-    version: str | None,
-    archs: tuple[str, ...],
-    digests: dict[str, str],
-    problems: list[str],
-) -> None:
-    if not isinstance(sources, Mapping) or not sources:
-        problems.append(f"{label} has no [component.source.*] tables")
+# Production: every rule ---------------------------------------------------------------
+
+
+def production_problems(spec: Spec) -> list[str]:
+    """Every way `spec` breaks the production rules, one line each; [] if none."""
+    problems = nix_pin_problems(spec, production=True) if spec.nix is not None else ["[nix] table is missing"]
+    dests: dict[str, str] = {}
+    digests: dict[str, str] = {}
+    for component in spec.components:
+        label = f"component {component.name}"
+        if component.dest in dests:
+            problems.append(f"{label} writes dest {component.dest}, already written by {dests[component.dest]}")
+        dests.setdefault(component.dest, label)
+        _check_sources(component, label, digests, problems)
+    names = {c.name for c in spec.components}
+    problems += [f"required component {name} is missing" for name in REQUIRED_COMPONENTS if name not in names]
+    return list(dict.fromkeys(problems))  # the nix and production checks may say the same thing once each
+
+
+def _check_sources(component: Component, label: str, digests: dict[str, str], problems: list[str]) -> None:
+    if "all" in component.sources:
+        _check_download(component.sources["all"], f"{label} source.all", None, component.version, digests,
+                        problems)
         return
-    if "all" in sources:
-        if len(sources) > 1:
-            problems.append(f"{label} mixes source.all with per-architecture sources")
-        _check_one_source(sources["all"], f"{label} source.all", None, version, digests, problems)
-        return
-    for arch in archs:
-        if arch not in sources:
-            problems.append(f"{label} has no source for {arch}")
-    member_sets = set()
-    for arch, table in sources.items():
+    problems += [f"{label} has no source for {arch}" for arch in REQUIRED_ARCHS if arch not in component.sources]
+    for arch, source in component.sources.items():
         where = f"{label} source.{arch}"
-        if not isinstance(table, Mapping):
-            problems.append(f"{where} is not a table")
-            continue
-        _check_one_source(table, where, arch, version, digests, problems)
-        members = table.get("members", [table["member"]] if "member" in table else [])
-        member_sets.add(tuple(members) if isinstance(members, list) else ("<invalid>",))
-        if "nix" in table:
-            if table["nix"] != arch:
-                problems.append(f"{where} takes nix attribute {table['nix']!r}; it must be {arch!r}")
-            want = NIX_BUILT.get(name) if isinstance(name, str) else None
-            if want is not None and table.get("member") != want:
-                problems.append(f"{where} must take member {want!r} from the nix output")
-    if len(member_sets) > 1:
+        _check_download(source, where, arch, component.version, digests, problems)
+        if source.kind == "nix" and source.nix != arch and component.name not in NIX_MEMBERS:
+            problems.append(f"{where} takes nix attribute {source.nix!r}; it must be {arch!r}")
+    if len({source.members for source in component.sources.values()}) > 1:
         problems.append(f"{label} takes different archive members per architecture")
 
 
-def _check_one_source(
-    table: Mapping[str, Any],
-    where: str,
-    arch: str | None,
-    version: str | None,
-    digests: dict[str, str],
-    problems: list[str],
-) -> None:
-    if "url" not in table:
-        if "sha256" in table:
-            problems.append(f"{where} has a sha256 but no url")
-        if not any(kind in table for kind in ("nix", "path", "build")):
-            problems.append(f"{where} needs url, nix, path or build")
+def _check_download(source: Source, where: str, arch: str | None, version: str, digests: dict[str, str],
+                    problems: list[str]) -> None:
+    """A download is https, its sha256 used once, and its URL names its version and architecture."""
+    if source.kind != "url":
         return
-    url, sha = table.get("url"), table.get("sha256")
-    if not isinstance(url, str) or not url.startswith("https://"):
+    url, sha = source.url or "", source.sha256 or ""
+    if not url.startswith("https://"):
         problems.append(f"{where} url {url!r} must be https://")
         return
-    if not isinstance(sha, str) or not _HEX64.match(sha):
-        problems.append(f"{where} ({url}) needs sha256 = 64 lowercase hex digits, got {sha!r}")
-    elif sha in digests and digests[sha] != url:
+    if sha in digests and digests[sha] != url:
         problems.append(f"{where} has the same sha256 as {digests[sha]}: a copy-paste error")
-    else:
-        digests[sha] = url
-    if version is not None and version.removeprefix("v") not in url:
+    digests.setdefault(sha, url)
+    if version.removeprefix("v") not in url:
         problems.append(f"{where} url {url} does not mention version {version}")
-    if arch is not None:
-        file_name = url.rsplit("/", 1)[-1]
-        spellings = _ARCH_SPELLINGS.get(arch, (arch,))
-        if not any(s in file_name for s in spellings):
-            problems.append(f"{where} url {url} does not name architecture {arch}")
+    file_name = url.rsplit("/", 1)[-1]
+    if arch is not None and not any(spelling in file_name for spelling, to in ALIASES.items() if to == arch):
+        problems.append(f"{where} url {url} does not name architecture {arch}")

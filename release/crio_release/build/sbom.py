@@ -19,7 +19,7 @@ from pathlib import Path
 
 from crio.errors import CrioError, ExitCode
 from crio.revision import Revision
-from crio_release.build.spec import LICENSING_LOCK, Component, Source
+from crio_release.build.spec import LICENSING_LOCK, Component, Source, spdx_licensing
 from crio_release.build.tarball import FileRecord, compressor_description
 
 NAMESPACE_BASE = "https://cri-o.io/spdx"
@@ -50,26 +50,21 @@ def verification_code(records: list[FileRecord]) -> str:
 
 
 def build_document(data: SbomInput):  # -> spdx_tools Document (imported lazily: spdx-tools is slow to import)
-    from license_expression import get_spdx_licensing
-    from spdx_tools.spdx.model import (
-        Actor,
-        ActorType,
-        Checksum,
-        ChecksumAlgorithm,
-        CreationInfo,
-        Document,
-        File,
-        Package,
-        PackagePurpose,
-        PackageVerificationCode,
-        Relationship,
-        RelationshipType,
-        SpdxNoAssertion,
-    )
+    """The SPDX document: creation info, the bundle and component packages, the files, and how they relate."""
+    from spdx_tools.spdx.model import Document, Relationship, RelationshipType
 
-    licensing = get_spdx_licensing()
     created = datetime.fromtimestamp(data.mtime, UTC)
-    creation = CreationInfo(
+    relationships = [Relationship("SPDXRef-DOCUMENT", RelationshipType.DESCRIBES, BUNDLE_ID)]
+    components, component_ids = _component_packages(data, relationships)
+    files = _files(data, component_ids, relationships)
+    return Document(_creation_info(data, created), packages=[_bundle_package(data, created), *components],
+                    files=files, relationships=relationships)
+
+
+def _creation_info(data: SbomInput, created: datetime):  # -> CreationInfo
+    from spdx_tools.spdx.model import Actor, ActorType, CreationInfo
+
+    return CreationInfo(
         spdx_version="SPDX-2.3",
         spdx_id="SPDXRef-DOCUMENT",
         name=data.tarball_name,
@@ -78,7 +73,20 @@ def build_document(data: SbomInput):  # -> spdx_tools Document (imported lazily:
         created=created,
         creator_comment=f"Compressed with {compressor_description()}.",
     )
-    bundle = Package(
+
+
+def _bundle_package(data: SbomInput, created: datetime):  # -> Package
+    """The tarball itself: every file analysed, with SPDX's package verification code."""
+    from spdx_tools.spdx.model import (
+        Checksum,
+        ChecksumAlgorithm,
+        Package,
+        PackagePurpose,
+        PackageVerificationCode,
+        SpdxNoAssertion,
+    )
+
+    return Package(
         spdx_id=BUNDLE_ID,
         name="cri-o",
         download_location=SpdxNoAssertion(),
@@ -95,8 +103,22 @@ def build_document(data: SbomInput):  # -> spdx_tools Document (imported lazily:
         comment=f"CRI-O {data.version} static bundle for linux/{data.arch}, revision {data.revision}.",
         built_date=created,
     )
-    packages = [bundle]
-    relationships = [Relationship("SPDXRef-DOCUMENT", RelationshipType.DESCRIBES, BUNDLE_ID)]
+
+
+def _component_packages(data: SbomInput, relationships: list) -> tuple[list, dict[str, str]]:
+    """One package per component (version, declared licence, source) that the bundle CONTAINS;
+    returns them with each component's SPDX id."""
+    from spdx_tools.spdx.model import (
+        Checksum,
+        ChecksumAlgorithm,
+        Package,
+        Relationship,
+        RelationshipType,
+        SpdxNoAssertion,
+    )
+
+    licensing = spdx_licensing()
+    packages = []
     component_ids: dict[str, str] = {}
     for index, (component, source) in enumerate(data.components, 1):
         spdx_id = _spdx_id("Package", component.name)
@@ -117,6 +139,20 @@ def build_document(data: SbomInput):  # -> spdx_tools Document (imported lazily:
             source_info=_source_info(source),
         ))
         relationships.append(Relationship(BUNDLE_ID, RelationshipType.CONTAINS, spdx_id))
+    return packages, component_ids
+
+
+def _files(data: SbomInput, component_ids: dict[str, str], relationships: list) -> list:
+    """Each file with its SHA1 and SHA256, CONTAINED in the bundle and GENERATED_FROM its component."""
+    from spdx_tools.spdx.model import (
+        Checksum,
+        ChecksumAlgorithm,
+        File,
+        Relationship,
+        RelationshipType,
+        SpdxNoAssertion,
+    )
+
     files = []
     for index, record in enumerate(data.records, 1):
         file_id = f"SPDXRef-File-{index}"
@@ -131,7 +167,7 @@ def build_document(data: SbomInput):  # -> spdx_tools Document (imported lazily:
         owner = component_ids.get(data.file_owner.get(record.name, ""))
         if owner is not None:
             relationships.append(Relationship(file_id, RelationshipType.GENERATED_FROM, owner))
-    return Document(creation, packages=packages, files=files, relationships=relationships)
+    return files
 
 
 def _download_location(source: Source) -> str | None:

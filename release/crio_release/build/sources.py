@@ -21,6 +21,7 @@ from typing import Any
 from crio.checksums import CHUNK
 from crio.errors import CrioError, ExitCode
 from crio.version import BuildInfo
+from crio_release.build.elf import check_static_elf
 from crio_release.build.spec import Component, Source
 
 #: Download retries and the first back-off delay (doubled each time).
@@ -185,7 +186,6 @@ class SourceFetcher:
         assert source.nix is not None
         attr = source.nix
         output = self._once(f"nix:{attr}", lambda: self._nix_output(component, attr))
-        module = importlib.import_module("crio_release.build.nix")
         found: dict[str, Path] = {}
         for member in source.members:
             path = output / member
@@ -197,7 +197,7 @@ class SourceFetcher:
             if path.is_file():
                 # nix builds crio and pinns: each must be a static ELF of this bundle's architecture.
                 try:
-                    module.check_static_elf(path, arch, label=f"nix attribute {attr}: {member}")
+                    check_static_elf(path, arch, label=f"nix attribute {attr}: {member}")
                 except CrioError as exc:
                     raise CrioError(f"component {component.name}: {exc.message}", exc.exit_code) from None
             found[member] = path

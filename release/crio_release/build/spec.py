@@ -8,7 +8,9 @@ byte is fetched, and copied into the bundle's manifest and SBOM.
 Format (``schema = 1``)::
 
     schema = 1
-    [nix]                           # optional; pins for nix, passed through (must be a table)
+    production = true               # optional; this spec ships to users: `crio-release bundle`
+                                    # applies every production rule of pins.py before fetching
+    [nix]                           # optional; pins for nix (must be a table), checked by pins.py
 
     [[component]]
     name = "crun"                   # unique; [A-Za-z0-9][A-Za-z0-9._+-]*
@@ -33,15 +35,17 @@ Each source table holds exactly one kind:
   ``nix/default.nix`` and the path(s) inside its build output.
 
 Every error is one line naming the component, with ExitCode.SPEC (or
-MISSING_COMPONENT when an architecture has no source).
+MISSING_COMPONENT when an architecture has no source). This is the one reader
+of spec files; the pin rules (pins.py) work on the `Spec` it returns.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -58,7 +62,7 @@ RESERVED_PATHS: tuple[str, ...] = (BUNDLE_INSTALL_SCRIPT, "Makefile", "README.md
 #: The owner of those files in the bundle's manifest and SBOM; no component may take the name.
 RESERVED_NAME = "bundle"
 
-_TOP_KEYS = {"schema", "nix", "component"}
+_TOP_KEYS = {"schema", "production", "nix", "component"}
 _COMPONENT_KEYS = {"name", "version", "license", "homepage", "dest", "mode", "source"}
 _SOURCE_KEYS = {"url", "sha256", "member", "members", "path", "build", "nix"}
 _KINDS = ("url", "path", "build", "nix")
@@ -67,6 +71,14 @@ _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _MODE_RE = re.compile(r"^0?[0-7]{3,4}$")
 #: license-expression's shared tokenizer is not thread-safe; every parse holds this lock.
 LICENSING_LOCK = threading.Lock()
+
+
+@functools.cache
+def spdx_licensing() -> Any:
+    """license-expression's SPDX licensing, built once: building it reads the whole licence index (~50 ms)."""
+    from license_expression import get_spdx_licensing
+
+    return get_spdx_licensing()
 
 
 @dataclass(frozen=True)
@@ -122,9 +134,15 @@ class Component:
 
 @dataclass(frozen=True)
 class Spec:
+    """A loaded spec. `nix` is the [nix] table as written (None when the spec has none)."""
+
     path: Path
     components: tuple[Component, ...]
-    nix: dict[str, Any] = field(default_factory=dict)
+    nix: dict[str, Any] | None = None
+    production: bool = False
+
+    def component(self, name: str) -> Component | None:
+        return next((c for c in self.components if c.name == name), None)
 
     def check_complete(self, archs: list[str]) -> None:
         """Raise MISSING_COMPONENT for the first component without a source for one of `archs`."""
@@ -162,9 +180,12 @@ def parse_spec(data: dict[str, Any], path: Path) -> Spec:
         raise _fail(f"unknown top-level key(s) {', '.join(unknown)}; accepted: {', '.join(sorted(_TOP_KEYS))}", where)
     if data.get("schema") != SCHEMA:
         raise _fail(f"schema must be {SCHEMA}, got {data.get('schema')!r}", where)
-    nix = data.get("nix", {})
-    if not isinstance(nix, dict):
+    nix = data.get("nix")
+    if nix is not None and not isinstance(nix, dict):
         raise _fail("[nix] must be a table", where)
+    production = data.get("production", False)
+    if not isinstance(production, bool):
+        raise _fail(f"production must be true or false, got {production!r}", where)
     entries = data.get("component")
     if not isinstance(entries, list) or not entries:
         raise _fail("no [[component]] entries", where)
@@ -176,7 +197,8 @@ def parse_spec(data: dict[str, Any], path: Path) -> Spec:
             raise _fail(f"component {component.name} is defined twice; names must be unique", where)
         seen.add(component.name)
         components.append(component)
-    return Spec(path=path, components=tuple(components), nix=dict(nix))
+    return Spec(path=path, components=tuple(components), nix=None if nix is None else dict(nix),
+                production=production)
 
 
 def _string(entry: dict[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
@@ -232,11 +254,11 @@ def _parse_component(entry: Any, index: int, spec_path: Path) -> Component:
 
 
 def _check_license(expression: str, where: str) -> None:
-    from license_expression import ExpressionError, get_spdx_licensing
+    from license_expression import ExpressionError
 
     try:
         with LICENSING_LOCK:
-            get_spdx_licensing().parse(expression, validate=True, strict=True)
+            spdx_licensing().parse(expression, validate=True, strict=True)
     except ExpressionError as exc:
         raise _fail(f"license {expression!r} is not a valid SPDX expression ({exc})", where) from None
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from crio_release.commands.options import GIT_DRY_RUN_HELP, add_help, dry_run_option, options, repo_option
 from crio_release.gitrel.branching import ReleaseContext, cut_branch, forward, prepare_patch, tag_release
 from crio_release.gitrel.repo import open_repo
 
@@ -20,16 +20,10 @@ to inspect and push yourself. --dry-run prints the exact git commands
 """
 
 
-def add_help(command: click.Command, extra: str) -> None:
-    """Append a shared paragraph to a command's docstring help, both dedented so click formats them alike."""
-    command.help = inspect.cleandoc(command.help or "") + "\n\n" + inspect.cleandoc(extra)
-
-
 def repo_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--repo, --remote, --version-file, --main, --dry-run, --push: shared by every writing git command."""
-    for option in reversed([
-        click.option("--repo", "repo_path", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Git repository to operate on (default: current directory)."),
+    return options(
+        repo_option(),
         click.option("--remote", default="origin", show_default=True, help="Remote to push to."),
         click.option("--main", "main_branch", default="main", show_default=True, help="The development branch."),
         click.option("--version-file", default=None,
@@ -37,11 +31,9 @@ def repo_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "`const Version = \"X.Y.Z\"`, else one line MAJOR.MINOR.PATCH (default: "
                           ".crio-release.toml or [tool.crio-release] in pyproject.toml, else "
                           "internal/version/version.go when present, else crio/VERSION)."),
-        click.option("--dry-run", is_flag=True, help="Print the git commands that would run; change nothing."),
+        dry_run_option(GIT_DRY_RUN_HELP),
         click.option("--push", is_flag=True, help="Push the changed refs to --remote (atomically)."),
-    ]):
-        fn = option(fn)
-    return fn
+    )(fn)
 
 
 def make_context(repo_path: Path | None, remote: str, main_branch: str, version_file: str | None, dry_run: bool,

@@ -11,9 +11,16 @@ import click
 
 from crio.arch import ARCHITECTURES
 from crio.artifacts import DEFAULT_BUCKET, public_base_url
-from crio.cli import arch_option
 from crio.errors import CrioError, ExitCode
-from crio_release.commands.branches import add_help
+from crio_release.commands.options import (
+    GIT_DRY_RUN_HELP,
+    add_help,
+    dry_run_option,
+    json_option,
+    normalize_archs,
+    options,
+    repo_option,
+)
 from crio_release.gitrel.downloads import MODES
 from crio_release.gitrel.ghcache import default_cache_dir
 from crio_release.gitrel.github import api_url_from_env
@@ -50,9 +57,8 @@ no request; --refresh refetches.
 
 
 def notes_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed([
-        click.option("--repo", "repo_path", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Git repository (default: current directory)."),
+    return options(
+        repo_option(),
         click.option("--from", "from_rev", default=None, help="Start of the range (default: the previous tag)."),
         click.option("--to", "to_rev", default=None, help="Tag or commit the notes are for."),
         click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True,
@@ -71,17 +77,15 @@ def notes_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      envvar="CRIO_RELEASE_GITHUB_MAX_WAIT",
                      help="Longest rate-limit wait (seconds) before giving up; env CRIO_RELEASE_GITHUB_MAX_WAIT."),
         click.option("--bucket", default=DEFAULT_BUCKET, show_default=True,
-                     help="Bucket whose public URLs the download links use."),
+                     help="Bucket NAME whose public URLs the download links use."),
         click.option("--base-url", default=None, help="Base URL of the downloads instead of --bucket's."),
         click.option("--downloads", type=click.Choice(MODES), default="auto", show_default=True,
                      help="Download links from the revision's published manifest (auto: when published), "
                           "or from the bucket contract without reading the bucket."),
-        arch_option("--arch", "archs", multiple=True,
-                    help="Architectures to link (repeatable; default: what the manifest lists, else "
-                         f"{', '.join(ARCHITECTURES)})."),
-    ]):
-        fn = option(fn)
-    return fn
+        click.option("--arch", "archs", multiple=True, callback=normalize_archs,
+                     help="Architectures to link (repeatable; default: what the manifest lists, else "
+                          f"{', '.join(ARCHITECTURES)})."),
+    )(fn)
 
 
 def _warn(message: str) -> None:
@@ -106,7 +110,7 @@ def make_notes(repo_path: Path | None, from_rev: str | None, to_rev: str | None,
 
 @click.group("notes", invoke_without_command=True)
 @notes_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of Markdown.")
+@json_option("Print JSON instead of Markdown.")
 @click.pass_context
 def notes_group(ctx: click.Context, as_json: bool, **opts: Any) -> None:
     """Release notes for --from..--to, from GitHub pull requests (or commit messages), as upstream's pages.
@@ -128,7 +132,7 @@ add_help(notes_group, RANGE_HELP)
 
 @notes_group.command("generate")
 @notes_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of Markdown.")
+@json_option("Print JSON instead of Markdown.")
 def generate_command(as_json: bool, **opts: Any) -> None:
     """The same as `notes --from ... --to ...`: print the release notes."""
     _repo, notes = make_notes(**opts)
@@ -143,7 +147,7 @@ add_help(generate_command, RANGE_HELP)
 @click.option("--branch", default="gh-pages", show_default=True, help="Branch that holds the pages.")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Times to rebuild and push again when a concurrent push wins.")
-@click.option("--dry-run", is_flag=True, help="Print the git commands that would run; change nothing.")
+@dry_run_option(GIT_DRY_RUN_HELP)
 @click.option("--push", is_flag=True, help="Push the branch (default: commit locally only).")
 def publish_command(branch: str, retries: int, dry_run: bool, push: bool, **opts: Any) -> None:
     """Commit the notes page of --to to --branch, in the layout the branch has, without checking it out.

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from crio.arch import DEFAULT_BUILD_ARCHITECTURES
-from crio.cli import arch_option
 from crio.errors import CrioError, ExitCode
-from crio.revision import parse_revision
-from crio.signing import VERIFY_KEY_ENV
+from crio.revision import Revision
+from crio_release.commands.options import (
+    arch_option,
+    bucket_option,
+    dry_run_option,
+    json_option,
+    key_option,
+    options,
+    repo_option,
+    rev_option,
+)
 
-_BUCKET_HELP = "Bucket URL: gs://BUCKET[/PREFIX] (STORAGE_EMULATOR_HOST honoured) or file:///DIR."
-_ARCH_HELP = f"Architecture to publish/check; repeatable (default: {', '.join(DEFAULT_BUILD_ARCHITECTURES)})."
+_ARCH_HELP = "Architecture to publish/check"
 
 
 def _branch(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -30,17 +35,19 @@ def _branch(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 
 
 @click.command("publish")
-@click.option("--bucket", "bucket_url", required=True, help=_BUCKET_HELP)
-@click.option("--rev", "rev", required=True, help="Revision: a full commit SHA or a tag vX.Y.Z.")
-@click.option("--branch", callback=_branch, default=None,
-              help="Branch the commit is on (main or release-1.Y): which marker a commit moves.")
-@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Git clone used to order commits (a commit marker only moves to a descendant).")
-@arch_option("--arch", "archs", multiple=True, help=_ARCH_HELP)
-@click.option("--dry-run", is_flag=True, help="Print each planned upload and marker move; write nothing.")
+@options(
+    bucket_option(),
+    rev_option(),
+    click.option("--branch", callback=_branch, default=None,
+                 help="Branch the commit is on (main or release-1.Y): which marker a commit moves."),
+    repo_option("Git clone used to order commits (a commit marker only moves to a descendant); "
+                "without it, a commit marker that needs ordering is refused."),
+    arch_option(help=_ARCH_HELP),
+    dry_run_option("Print each planned upload and marker move; write nothing."),
+)
 @click.argument("directory", type=click.Path(path_type=Path))
-def publish_command(bucket_url: str, rev: str, branch: str | None, repo: Path | None, archs: tuple[str, ...],
-                    dry_run: bool, directory: Path) -> None:
+def publish_command(bucket_url: str, revision: Revision, branch: str | None, repo_path: Path | None,
+                    archs: tuple[str, ...], dry_run: bool, directory: Path) -> None:
     """Upload every artifact of REV from DIRECTORY, then move its markers forward.
 
     \b
@@ -53,29 +60,15 @@ def publish_command(bucket_url: str, rev: str, branch: str | None, repo: Path | 
     """
     from crio_release.publish.publish import publish_revision
 
-    report = publish_revision(bucket_url, parse_revision(rev), directory, branch=branch, repo=repo,
-                              archs=list(archs) or None, dry_run=dry_run, progress=sys.stderr.isatty())
+    report = publish_revision(bucket_url, revision, directory, branch=branch, repo=repo_path, archs=list(archs),
+                              dry_run=dry_run, progress=sys.stderr.isatty())
     for line in report.lines():
         click.echo(line)
 
 
-def _read_key(key_path: Path | None) -> bytes | None:
-    path = key_path or (Path(os.environ[VERIFY_KEY_ENV]) if os.environ.get(VERIFY_KEY_ENV) else None)
-    if path is None:
-        return None
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise CrioError(f"cannot read verification key {path}: {exc.strerror}", ExitCode.USAGE) from None
-
-
 @click.command("verify")
-@click.option("--bucket", "bucket_url", required=True, help=_BUCKET_HELP)
-@click.option("--rev", "rev", required=True, help="Revision: a full commit SHA or a tag vX.Y.Z.")
-@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help=f"PEM public key to check signatures with (default: ${VERIFY_KEY_ENV}).")
-@arch_option("--arch", "archs", multiple=True, help=_ARCH_HELP)
-def verify_command(bucket_url: str, rev: str, key_path: Path | None, archs: tuple[str, ...]) -> None:
+@options(bucket_option(), rev_option(), key_option("public"), arch_option(help=_ARCH_HELP))
+def verify_command(bucket_url: str, revision: Revision, key_path: Path | None, archs: tuple[str, ...]) -> None:
     """Download REV from the bucket and check it: every architecture, checksums, SBOMs, manifest, signatures.
 
     \b
@@ -83,10 +76,9 @@ def verify_command(bucket_url: str, rev: str, key_path: Path | None, archs: tupl
     Examples:
       crio-release verify --bucket gs://cri-o --rev v1.22.3 --key cosign.pub
     """
-    from crio_release.publish.verify import verify_revision
+    from crio_release.publish.verify import load_verify_key, verify_revision
 
-    revision = parse_revision(rev)
-    problems = verify_revision(bucket_url, revision, key=_read_key(key_path), archs=list(archs) or None)
+    problems = verify_revision(bucket_url, revision, key=load_verify_key(key_path), archs=list(archs))
     if problems:
         for problem in problems:
             click.echo(f"problem: {problem}", err=True)
@@ -95,8 +87,7 @@ def verify_command(bucket_url: str, rev: str, key_path: Path | None, archs: tupl
 
 
 @click.command("markers")
-@click.option("--bucket", "bucket_url", required=True, help=_BUCKET_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@options(bucket_option(), json_option("Print a JSON list instead of a table."))
 def markers_command(bucket_url: str, as_json: bool) -> None:
     """Print each latest-*.txt marker, the revision it names, and whether that set is complete.
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from crio.cli import EXIT_CODES_HELP
-from crio.revision import parse_revision
+from crio.revision import Revision
+from crio_release.commands.options import json_option, key_option, options, rev_option
 
 
 @click.command("sign", epilog=f"""\b
@@ -22,16 +23,16 @@ manifest, updates the manifest to list them, then writes MANIFEST.sig.
 Signatures are base64 ECDSA P-256 (cosign blob format, openssl-verifiable).
 {EXIT_CODES_HELP}""")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--rev", "rev", required=True, help="Revision whose artifacts to sign: a full commit SHA or vX.Y.Z.")
-@click.option("--key", "key", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="PEM ECDSA P-256 private key (default: the file named by CRIO_SIGNING_KEY).")
-@click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
-def sign_command(directory: Path, rev: str, key: Path | None, as_json: bool) -> None:
+@options(
+    rev_option("Revision whose artifacts to sign"),
+    key_option("private"),
+    json_option("Print the files written as JSON."),
+)
+def sign_command(directory: Path, revision: Revision, key_path: Path | None, as_json: bool) -> None:
     """Sign the tarballs, SBOMs and revision manifest that `crio-release bundle` wrote into DIRECTORY."""
     from crio_release.publish.sign import load_signing_key, sign_revision
 
-    revision = parse_revision(rev)
-    written = sign_revision(directory, revision, load_signing_key(key))
+    written = sign_revision(directory, revision, load_signing_key(key_path))
     if as_json:
         click.echo(json.dumps({"revision": str(revision), "files": [str(p) for p in written]}, indent=2))
     else:

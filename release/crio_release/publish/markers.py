@@ -4,7 +4,7 @@ A marker is written only by compare-and-swap on its generation (0 = must not
 exist yet) and retried with a fresh read on conflict, so concurrent publishers
 never lose an update; it moves only forward (tags by semantic version, commits
 by git ancestry) and never to a revision whose set is incomplete in the
-bucket. Upstream wrote markers blindly, which let an older tag move a marker
+bucket (the rule is completeness.py's). Upstream wrote markers blindly, which let an older tag move a marker
 backwards and let a marker name artifacts not yet published.
 """
 
@@ -13,90 +13,19 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
-from crio.arch import DEFAULT_BUILD_ARCHITECTURES
-from crio.artifacts import (
-    MARKER_CACHE_CONTROL,
-    REQUIRED_ROLES,
-    MarkerMove,
-    arch_files,
-    manifest_name,
-    object_path,
-)
+from crio.artifacts import MARKER_CACHE_CONTROL, MarkerMove
 from crio.errors import CrioError, ExitCode
-from crio.manifest import RevisionManifest
 from crio.marker import read_marker
 from crio.revision import Revision
-from crio_release.publish.storage import ObjectInfo, PreconditionFailed, Storage, open_bucket
+from crio_release.publish.completeness import revision_problems
+from crio_release.publish.storage import PreconditionFailed, Storage, open_bucket
 
 MARKER_CONTENT_TYPE = "text/plain"
 #: Compare-and-swap attempts before giving up; each failed attempt means another writer progressed.
 CAS_ATTEMPTS = 40
-
-
-def parse_manifest(data: bytes, revision: Revision) -> RevisionManifest:
-    """The revision manifest of `revision`, refusing entries not named as crio.artifacts names them.
-
-    Manifests are read from buckets and directories, so their file names are
-    untrusted: a name with a slash or one that is not the artifact name of its
-    architecture and role would make the publisher or verifier look elsewhere.
-    """
-    manifest = RevisionManifest.from_json(data)
-    for entry in manifest.files:
-        try:
-            expected = arch_files(entry.arch, revision).get(entry.role)
-        except CrioError:
-            expected = None
-        if expected != entry.name:
-            raise CrioError(f"revision manifest lists {entry.name[:120]!r} as {entry.role} of {entry.arch[:20]}, "
-                            f"expected {expected or 'a known architecture and role'}", ExitCode.VERIFICATION)
-    return manifest
-
-
-def revision_problems(storage: Storage, revision: Revision, archs: list[str] | tuple[str, ...] | None = None,
-                      *, seen: dict[str, ObjectInfo] | None = None, manifest_bytes: bytes | None = None
-                      ) -> list[str]:
-    """Why `revision` is not a complete set in the bucket (empty: complete).
-
-    Complete means: the revision manifest is there, names every required role
-    of every architecture in `archs` (default: the CI architectures), and each
-    file it lists is in the bucket with the manifest's size and sha256.
-    A publisher that has just read every object back passes those answers as
-    `seen` (and the manifest bytes whose stored hash it checked) instead of
-    asking the bucket again; anything not in `seen` is asked for.
-    """
-    archs = list(archs or DEFAULT_BUILD_ARCHITECTURES)
-    seen = seen or {}
-    if manifest_bytes is None:
-        found = storage.read(object_path(manifest_name(revision)))
-        if found is None:
-            return [f"{object_path(manifest_name(revision))} is missing"]
-        manifest_bytes = found[0]
-    try:
-        manifest = parse_manifest(manifest_bytes, revision)
-    except CrioError as exc:
-        return [exc.message]
-    problems: list[str] = []
-    if manifest.revision != str(revision):
-        problems.append(f"manifest names revision {manifest.revision}, expected {revision}")
-    roles = {(entry.arch, entry.role) for entry in manifest.files}
-    for arch in archs:
-        if arch not in manifest.architectures:
-            problems.append(f"architecture {arch} is not in the manifest")
-        for role in REQUIRED_ROLES:
-            if (arch, role) not in roles:
-                problems.append(f"the manifest lists no {role} for {arch}")
-    for entry in manifest.files:
-        path = object_path(entry.name)
-        info = seen[path] if path in seen else storage.stat(path)
-        if info is None:
-            problems.append(f"{path} is missing")
-        elif info.size != entry.size:
-            problems.append(f"{path} has {info.size} bytes, the manifest says {entry.size}")
-        elif info.sha256 != entry.sha256:
-            problems.append(f"{path} has sha256 {info.sha256 or 'unrecorded'}, the manifest says {entry.sha256}")
-    return problems
 
 
 def _marker_text(revision: Revision) -> bytes:
@@ -144,6 +73,15 @@ def _git_order(marker: str, current: str, new: str, repo: Path) -> int:
                     "refusing to move the marker", ExitCode.MARKER)
 
 
+class MarkerOutcome(StrEnum):
+    """What a publish does to one marker: moves it (PLANNED until written), or leaves it."""
+
+    PLANNED = "planned"
+    MOVED = "moved"
+    UNCHANGED = "unchanged"   # already names the revision
+    NEWER = "newer"           # names a newer revision, which stays
+
+
 @dataclass
 class MarkerResult:
     """What happened (or would happen) to one marker."""
@@ -152,7 +90,7 @@ class MarkerResult:
     revision: str
     previous: str | None
     precondition: int
-    outcome: str  # moved | unchanged | newer | planned | not-moving
+    outcome: MarkerOutcome
     message: str
 
     def line(self) -> str:
@@ -163,18 +101,18 @@ def plan_marker(storage: Storage, move: MarkerMove, revision: Revision, repo: Pa
     """Read the marker and say what a publish would do to it, with its precondition; writes nothing."""
     found = storage.read(move.marker)
     if found is None:
-        return MarkerResult(move.marker, str(revision), None, 0, "planned",
+        return MarkerResult(move.marker, str(revision), None, 0, MarkerOutcome.PLANNED,
                             f"absent -> {revision} ({move.reason}), if_generation_match=0")
     current = _parse_marker(move.marker, found[0])
     order = compare(move.marker, current, revision, repo)
     generation = found[1].generation
     if order == 0:
-        return MarkerResult(move.marker, str(revision), str(current), generation, "unchanged",
+        return MarkerResult(move.marker, str(revision), str(current), generation, MarkerOutcome.UNCHANGED,
                             f"already names {revision}")
     if order < 0:
-        return MarkerResult(move.marker, str(revision), str(current), generation, "newer",
+        return MarkerResult(move.marker, str(revision), str(current), generation, MarkerOutcome.NEWER,
                             f"stays at {current}: it is newer than {revision}")
-    return MarkerResult(move.marker, str(revision), str(current), generation, "planned",
+    return MarkerResult(move.marker, str(revision), str(current), generation, MarkerOutcome.PLANNED,
                         f"{current} -> {revision} ({move.reason}), if_generation_match={generation}")
 
 
@@ -192,7 +130,7 @@ def move_marker(storage: Storage, move: MarkerMove, revision: Revision, repo: Pa
     for attempt in range(CAS_ATTEMPTS):
         if plan is None or attempt > 0:
             plan = plan_marker(storage, move, revision, repo)
-        if plan.outcome != "planned":
+        if plan.outcome is not MarkerOutcome.PLANNED:
             return plan
         try:
             storage.write_bytes(move.marker, data, content_type=MARKER_CONTENT_TYPE,
@@ -203,7 +141,7 @@ def move_marker(storage: Storage, move: MarkerMove, revision: Revision, repo: Pa
         back = storage.read(move.marker)
         if back is not None and back[0] == data:
             previous = plan.previous or "absent"
-            return MarkerResult(move.marker, str(revision), plan.previous, plan.precondition, "moved",
+            return MarkerResult(move.marker, str(revision), plan.previous, plan.precondition, MarkerOutcome.MOVED,
                                 f"{previous} -> {revision} (read back, generation {back[1].generation})")
         # Overwritten right after our write: evaluate again against what is there now.
     raise CrioError(f"marker {move.marker} kept changing: gave up after {CAS_ATTEMPTS} compare-and-swap attempts",

@@ -19,6 +19,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from crio.arch import DEFAULT_BUILD_ARCHITECTURES, normalize_arch
@@ -33,21 +34,10 @@ from crio.artifacts import (
 )
 from crio.errors import CrioError, ExitCode
 from crio.revision import Revision
-from crio_release.publish.markers import (
-    MarkerResult,
-    move_marker,
-    parse_manifest,
-    plan_marker,
-    revision_problems,
-)
-from crio_release.publish.storage import (
-    RESUMABLE_THRESHOLD,
-    Digests,
-    ObjectInfo,
-    PreconditionFailed,
-    Storage,
-    open_bucket,
-)
+from crio_release.publish.completeness import parse_manifest, revision_problems
+from crio_release.publish.markers import MarkerResult, move_marker, plan_marker
+from crio_release.publish.storage import Digests, ObjectInfo, PreconditionFailed, Storage, open_bucket
+from crio_release.publish.storage_gcs import RESUMABLE_THRESHOLD
 
 #: Parallel uploads; GCS throughput per object is limited, so a few streams fill the link.
 UPLOAD_WORKERS = 4
@@ -110,17 +100,24 @@ def hash_files(files: list[LocalFile]) -> None:
                             f"{local.expected_sha256}: rebuild the set", ExitCode.INCOMPLETE_SET)
 
 
+class ObjectAction(StrEnum):
+    """What a publish does with one artifact: upload it, or skip it because the same bytes are there."""
+
+    UPLOAD = "upload"
+    SKIP = "skip"
+
+
 @dataclass
 class ObjectReport:
-    """One artifact: uploaded (`upload`), already there with the same bytes (`skip`), or planned."""
+    """One artifact: uploaded (or, in a dry run, planned), or already there with the same bytes."""
 
     path: str
     size: int
-    action: str
+    action: ObjectAction
     sha256: str
 
     def line(self, dry_run: bool) -> str:
-        if self.action == "skip":
+        if self.action is ObjectAction.SKIP:
             return f"skip   {self.path} ({self.size} bytes): exists, same sha256 -> skip"
         verb = "would upload" if dry_run else "upload"
         return f"{verb} {self.path} ({self.size} bytes, {content_type_for(self.path)}), if_generation_match=0"
@@ -138,11 +135,11 @@ class PublishReport:
 
     @property
     def uploaded(self) -> list[ObjectReport]:
-        return [o for o in self.objects if o.action == "upload"]
+        return [o for o in self.objects if o.action is ObjectAction.UPLOAD]
 
     @property
     def skipped(self) -> list[ObjectReport]:
-        return [o for o in self.objects if o.action == "skip"]
+        return [o for o in self.objects if o.action is ObjectAction.SKIP]
 
     @property
     def bytes_uploaded(self) -> int:
@@ -231,8 +228,8 @@ def _conflict(local: LocalFile, stored: ObjectInfo) -> CrioError:
         ExitCode.IMMUTABLE_CONFLICT)
 
 
-def _compare_existing(local: LocalFile, stored: ObjectInfo | None) -> str:
-    """`upload` if absent, `skip` if the same bytes are there; raise for different bytes.
+def _compare_existing(local: LocalFile, stored: ObjectInfo | None) -> ObjectAction:
+    """UPLOAD if absent, SKIP if the same bytes are there; raise for different bytes.
 
     The manifest is the set's identity: when the published copy has the size
     and sha256 the local manifest records, the local file is not re-hashed
@@ -240,12 +237,12 @@ def _compare_existing(local: LocalFile, stored: ObjectInfo | None) -> str:
     bytes pin every other hash, is always hashed and compared.
     """
     if stored is None:
-        return "upload"
+        return ObjectAction.UPLOAD
     if local.expected_sha256 and stored.sha256 and stored.size == local.size \
             and stored.sha256 == local.expected_sha256:
-        return "skip"
+        return ObjectAction.SKIP
     if stored.matches(local.digests):
-        return "skip"
+        return ObjectAction.SKIP
     raise _conflict(local, stored)
 
 
@@ -264,22 +261,23 @@ def _read_back_problem(local: LocalFile, stored: ObjectInfo | None) -> str | Non
     return None
 
 
-def _upload_one(storage: Storage, local: LocalFile) -> str:
+def _upload_one(storage: Storage, local: LocalFile) -> ObjectAction:
     """Create-only upload; on 412 the object is compared, since our own retried write may be the one there."""
     try:
         storage.upload_file(local.object_path, local.path, digests=local.digests,
                             content_type=content_type_for(local.name), cache_control=IMMUTABLE_CACHE_CONTROL,
                             if_generation_match=0)
     except PreconditionFailed:
-        return "skip" if _compare_existing(local, storage.stat(local.object_path)) == "skip" else "upload"
-    return "upload"
+        # raises for other bytes; the same bytes mean an earlier attempt of ours landed
+        return _compare_existing(local, storage.stat(local.object_path))
+    return ObjectAction.UPLOAD
 
 
-def _upload_all(storage: Storage, files: list[LocalFile], progress: bool) -> dict[str, str]:
+def _upload_all(storage: Storage, files: list[LocalFile], progress: bool) -> dict[str, ObjectAction]:
     """Upload in parallel with a byte progress bar; raise one error listing every failed object."""
     from tqdm import tqdm
 
-    results: dict[str, str] = {}
+    results: dict[str, ObjectAction] = {}
     errors: list[CrioError] = []
     with tqdm(total=sum(f.size for f in files), unit="B", unit_scale=True, desc="upload",
               disable=not progress, file=sys.stderr) as bar:
@@ -309,7 +307,7 @@ def _upload_all(storage: Storage, files: list[LocalFile], progress: bool) -> dic
 # The whole publish -------------------------------------------------------------------
 
 
-def _object_report(local: LocalFile, action: str) -> ObjectReport:
+def _object_report(local: LocalFile, action: ObjectAction) -> ObjectReport:
     sha256 = local.expected_sha256 if local._digests is None else local.digests.sha256
     return ObjectReport(local.object_path, local.size, action, sha256 or "")
 
@@ -343,7 +341,7 @@ def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, br
         return report
 
     manifest_names = {manifest_name(revision), manifest_signature_name(revision)}
-    pending = [f for f in files if actions[f.name] == "upload"]
+    pending = [f for f in files if actions[f.name] is ObjectAction.UPLOAD]
     done = _upload_all(storage, [f for f in pending if f.name not in manifest_names], progress)
     done.update(_upload_all(storage, [f for f in pending if f.name in manifest_names], progress))
     actions.update(done)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import tarfile
 import tempfile
 import zlib
@@ -25,14 +26,25 @@ from crio.artifacts import (
     object_path,
 )
 from crio.checksums import CHUNK, parse_sha256sum, sha256_file
-from crio.errors import CrioError
+from crio.errors import CrioError, ExitCode
 from crio.manifest import RevisionManifest
 from crio.revision import Revision
-from crio.signing import verify_file
-from crio_release.publish.markers import parse_manifest
+from crio.signing import VERIFY_KEY_ENV, verify_file
+from crio_release.publish.completeness import parse_manifest
 from crio_release.publish.storage import Storage, open_bucket
 
 NO_KEY = "cannot verify signature: no key (pass --key PUB.pem or set CRIO_VERIFY_KEY)"
+
+
+def load_verify_key(key_path: Path | None) -> bytes | None:
+    """The PEM bytes of `--key`, or of the file CRIO_VERIFY_KEY names; None when neither is given."""
+    path = key_path or (Path(os.environ[VERIFY_KEY_ENV]) if os.environ.get(VERIFY_KEY_ENV) else None)
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CrioError(f"cannot read verification key {path}: {exc.strerror}", ExitCode.USAGE) from None
 
 
 def verify_revision(bucket_url: str, revision: Revision, *, key: bytes | None = None,

@@ -22,25 +22,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlparse
-
-import click
 
 from crio.arch import DEFAULT_BUILD_ARCHITECTURES
 from crio.checksums import sha256_file
 from crio.errors import CrioError, ExitCode
-from crio.revision import Revision, parse_revision
+from crio.revision import Revision
 from crio.signing import generate_keypair
-from crio.version import git_output
-from crio_release.build.bundle import REPO_ROOT, build_bundles
+from crio_release.build.bundle import build_bundles
+from crio_release.build.repository import GET_SCRIPT, ReleaseRepository
 from crio_release.publish.markers import read_markers
 from crio_release.publish.publish import publish_revision
 from crio_release.publish.sign import sign_revision
 from crio_release.publish.storage import open_bucket
 
-GET_SCRIPT = REPO_ROOT / "scripts" / "get"
-DEFAULT_WORKDIR = REPO_ROOT / "out" / "demo"
-
+T = TypeVar("T")
 
 @dataclass
 class DemoReport:
@@ -75,22 +72,6 @@ class DemoReport:
             "timings    " + ", ".join(f"{step} {seconds:.2f}s" for step, seconds in self.timings.items()),
         ]
         return lines
-
-
-def _git(*args: str) -> str:
-    out = git_output(list(args), REPO_ROOT)
-    if out is None:
-        raise CrioError(f"the demo builds the current commit, but `git {' '.join(args)}` failed in {REPO_ROOT}",
-                        ExitCode.GIT)
-    return out
-
-
-def current_commit() -> tuple[Revision, str | None, bool]:
-    """This checkout's HEAD, its branch when it is main or a release branch, and whether the tree is dirty."""
-    revision = parse_revision(_git("rev-parse", "HEAD"))
-    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
-    return revision, branch if branch == "main" or branch.startswith("release-") else None, dirty
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -140,9 +121,9 @@ def _tree(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() or p.is_symlink())
 
 
-def _run_get(args: list[str], destdir: Path, say: Callable[[str], None]) -> None:
+def _run_get(get_script: Path, args: list[str], destdir: Path, say: Callable[[str], None]) -> None:
     env = {**os.environ, "DESTDIR": str(destdir)}
-    proc = subprocess.run(["bash", str(GET_SCRIPT), *args], env=env, capture_output=True, text=True)
+    proc = subprocess.run(["bash", str(get_script), *args], env=env, capture_output=True, text=True)
     for line in (proc.stdout + proc.stderr).splitlines():
         say(f"  get| {line}")
     if proc.returncode != 0:
@@ -151,93 +132,99 @@ def _run_get(args: list[str], destdir: Path, say: Callable[[str], None]) -> None
                         else ExitCode.INSTALL)
 
 
-def run_demo(workdir: Path, *, bucket_url: str | None = None, branch: str | None = None,
-             archs: tuple[str, ...] = DEFAULT_BUILD_ARCHITECTURES,
+class _Steps:
+    """Runs the demo's steps one after the other, announcing each and recording how long it took."""
+
+    def __init__(self, report: DemoReport, say: Callable[[str], None]) -> None:
+        self.report = report
+        self.say = say
+
+    def __call__(self, name: str, fn: Callable[[], T]) -> T:
+        self.say(f"==> {name}")
+        started = time.monotonic()
+        result = fn()
+        self.report.timings[name] = time.monotonic() - started
+        return result
+
+
+def default_workdir(repository: ReleaseRepository) -> Path:
+    """Where `make demo` keeps its files: out/demo in the repository (ignored by git)."""
+    return repository.tree / "out" / "demo"
+
+
+def run_demo(workdir: Path | None = None, *, repo: Path | None = None, bucket_url: str | None = None,
+             branch: str | None = None, archs: tuple[str, ...] = DEFAULT_BUILD_ARCHITECTURES,
              say: Callable[[str], None] = print) -> DemoReport:
-    """Build, sign, publish, serve, install, run, uninstall; returns what happened at each step."""
-    workdir = workdir.resolve()
-    revision, detected_branch, dirty = current_commit()
-    branch = branch or detected_branch
-    out_dir, destdir = workdir / "out", workdir / "root"
+    """Build, sign, publish, serve, install, run, uninstall the HEAD of `repo` (default: the current
+    directory's repository); returns what happened at each step."""
+    repository = ReleaseRepository.at(repo)
+    revision, head_branch, dirty = repository.head()
+    if not repository.get_script.is_file():
+        raise CrioError(f"the demo installs with {GET_SCRIPT} of the repository, but {repository.tree} has none; "
+                        "run it inside a clone of the project or pass --repo", ExitCode.USAGE)
+    if head_branch != "main" and not (head_branch or "").startswith("release-"):
+        head_branch = None
+    workdir = (workdir or default_workdir(repository)).resolve()
     bucket_url = bucket_url or (workdir / "bucket").as_uri()
     if urlparse(bucket_url).scheme == "file":
         Path(urlparse(bucket_url).path).mkdir(parents=True, exist_ok=True)
     if dirty:
         say(f"note: the tree has uncommitted changes; bundles of {revision} may differ from ones published "
             "before (then publish refuses to overwrite them: remove the work directory)")
-    shutil.rmtree(destdir, ignore_errors=True)
-    destdir.mkdir(parents=True)
-    report = DemoReport(str(revision), branch, bucket_url, "", destdir)
+    report = DemoReport(str(revision), branch or head_branch, bucket_url, "", workdir / "root")
+    shutil.rmtree(report.destdir, ignore_errors=True)
+    report.destdir.mkdir(parents=True)
+    step = _Steps(report, say)
+    public_key = _build_and_sign(step, repository, revision, archs, workdir)
+    _publish(step, repository, revision, archs, workdir / "out")
+    _install_run_uninstall(step, repository.get_script, revision, public_key)
+    return report
 
-    def step(name: str) -> Callable[[Callable[[], object]], object]:
-        def wrap(fn: Callable[[], object]) -> object:
-            say(f"==> {name}")
-            started = time.monotonic()
-            result = fn()
-            report.timings[name] = time.monotonic() - started
-            return result
-        return wrap
 
-    build = step("build")(lambda: build_bundles(None, list(archs), revision, out_dir,
-                                                on_event=lambda line: say(f"  {line}")))
+def _build_and_sign(step: _Steps, repository: ReleaseRepository, revision: Revision, archs: tuple[str, ...],
+                    workdir: Path) -> Path:
+    """Build the bundles into WORKDIR/out, sign them with the demo key; returns the public key to verify with."""
+    out_dir = workdir / "out"
+    step("build", lambda: build_bundles(None, list(archs), revision, out_dir, repo=repository.path,
+                                        on_event=lambda line: step.say(f"  {line}")))
     private_key, public_key = _demo_key(workdir)
-    step("sign")(lambda: sign_revision(out_dir, revision, private_key.read_bytes()))
-    del build
-    report.files = [(p.name, p.stat().st_size, sha256_file(p))
-                    for p in sorted(out_dir.iterdir()) if p.is_file() and str(revision) in p.name]
+    step("sign", lambda: sign_revision(out_dir, revision, private_key.read_bytes()))
+    step.report.files = [(p.name, p.stat().st_size, sha256_file(p))
+                         for p in sorted(out_dir.iterdir()) if p.is_file() and str(revision) in p.name]
+    return public_key
 
-    published = step("publish")(lambda: publish_revision(bucket_url, revision, out_dir, branch=branch,
-                                                         repo=REPO_ROOT if branch else None, archs=list(archs)))
-    for line in published.lines():  # type: ignore[attr-defined]
-        say(f"  {line}")
-    report.uploaded = len(published.uploaded)  # type: ignore[attr-defined]
-    report.uploaded_bytes = published.bytes_uploaded  # type: ignore[attr-defined]
-    report.already_there = len(published.skipped)  # type: ignore[attr-defined]
+
+def _publish(step: _Steps, repository: ReleaseRepository, revision: Revision, archs: tuple[str, ...],
+             out_dir: Path) -> None:
+    """Publish to the bucket (commit markers are ordered in the repository) and read the markers back."""
+    report = step.report
+    published = step("publish", lambda: publish_revision(
+        report.bucket, revision, out_dir, branch=report.branch,
+        repo=repository.tree if report.branch else None, archs=list(archs)))
+    for line in published.lines():
+        step.say(f"  {line}")
+    report.uploaded = len(published.uploaded)
+    report.uploaded_bytes = published.bytes_uploaded
+    report.already_there = len(published.skipped)
     report.markers = [
         f"{m.marker} -> {m.revision or '(absent)'}{'' if m.complete else ' (INCOMPLETE)'}"
-        for m in read_markers(bucket_url, list(archs))
+        for m in read_markers(report.bucket, list(archs))
     ]
 
-    storage_base = open_bucket(bucket_url).public_base_url
-    with _read_url(bucket_url, storage_base) as url:
+
+def _install_run_uninstall(step: _Steps, get_script: Path, revision: Revision, public_key: Path) -> None:
+    """Serve the bucket, install with scripts/get into DESTDIR, run the installed crio-status, uninstall."""
+    report, destdir = step.report, step.report.destdir
+    with _read_url(report.bucket, open_bucket(report.bucket).public_base_url) as url:
         report.served_from = url
-        step("install")(lambda: _run_get(["-u", url, "-t", str(revision), "-k", str(public_key)], destdir, say))
+        step("install", lambda: _run_get(get_script, ["-u", url, "-t", str(revision), "-k", str(public_key)],
+                                         destdir, step.say))
     report.installed_files = _tree(destdir)
     tool = destdir / "usr" / "local" / "bin" / "crio-status"
     proc = subprocess.run([str(tool), "--version"], capture_output=True, text=True)
     if proc.returncode != 0:
         raise CrioError(f"the installed {tool} failed: {proc.stderr.strip()}", ExitCode.INSTALL)
     report.tool_output = f"{tool.relative_to(destdir.parent)} --version: {proc.stdout.strip()}"
-    say(f"  {report.tool_output}")
-
-    step("uninstall")(lambda: _run_get(["-U"], destdir, say))
+    step.say(f"  {report.tool_output}")
+    step("uninstall", lambda: _run_get(get_script, ["-U"], destdir, step.say))
     report.leftovers = _tree(destdir)
-    return report
-
-
-@click.command("demo")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_WORKDIR,
-              show_default=True, help="Where the bundles, the demo key, the local bucket and DESTDIR live.")
-@click.option("--bucket", "bucket_url", default=None,
-              help="Publish here instead of WORKDIR/bucket: file:///DIR or gs://BUCKET[/PREFIX] "
-                   "(STORAGE_EMULATOR_HOST honoured).")
-@click.option("--branch", default=None, help="Branch whose marker moves (default: the checkout's, if main or "
-                                             "release-1.Y).")
-@click.option("--fresh", is_flag=True, help="Remove the work directory first.")
-def demo_command(workdir: Path, bucket_url: str | None, branch: str | None, fresh: bool) -> None:
-    """Build, sign, publish, serve, install, run and uninstall this commit's bundles, end to end.
-
-    \b
-    Examples:
-      crio-release demo                    # what `make demo` runs
-      crio-release demo --fresh
-      STORAGE_EMULATOR_HOST=http://127.0.0.1:9023 crio-release demo --bucket gs://cri-o-demo
-    """
-    if fresh:
-        shutil.rmtree(workdir, ignore_errors=True)
-    report = run_demo(workdir, bucket_url=bucket_url, branch=branch, say=click.echo)
-    click.echo("\nSummary")
-    for line in report.summary():
-        click.echo(f"  {line}")
-    if report.leftovers:
-        raise CrioError(f"uninstall left {len(report.leftovers)} files in {report.destdir}", ExitCode.INSTALL)

@@ -3,7 +3,7 @@
 Upstream pushes a tag and then dispatches a build; when the dispatch fails,
 the tag never gets artifacts. Here the bucket is the truth: for every version
 tag the set is checked with the publisher's own completeness rule
-(`crio_release.publish.markers.revision_problems`) plus each required file by name,
+(`crio_release.publish.completeness.revision_problems`) plus each required file by name,
 and with `apply` the missing ones are rebuilt from a git worktree of the tag
 (the tag's commit date as SOURCE_DATE_EPOCH, so a rebuild is byte-identical
 to what a first build would have been) and published with
@@ -16,6 +16,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import git
@@ -25,8 +26,17 @@ from crio.artifacts import REQUIRED_ROLES, arch_files, object_path
 from crio.errors import CrioError, ExitCode
 from crio.revision import Revision, Version
 from crio_release.gitrel.repo import GitRunner, version_tags
-from crio_release.publish.markers import revision_problems
+from crio_release.publish.completeness import revision_problems
 from crio_release.publish.storage import Storage, open_bucket
+
+
+class TagState(StrEnum):
+    """Where a tag's set stands after reconcile looked at it (and, with apply, acted)."""
+
+    COMPLETE = "complete"
+    MISSING = "missing"
+    REBUILT = "rebuilt"
+    WOULD_REBUILD = "would-rebuild"
 
 
 @dataclass
@@ -36,15 +46,15 @@ class TagStatus:
     tag: str
     commit: str
     missing: list[str]
-    state: str  # complete | missing | rebuilt | would-rebuild
+    state: TagState
     published: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        if self.state == "complete":
+        if self.state is TagState.COMPLETE:
             return f"{self.tag}: complete"
-        if self.state == "rebuilt":
+        if self.state is TagState.REBUILT:
             return f"{self.tag}: rebuilt and published {len(self.published)} file(s)"
-        head = "missing" if self.state == "missing" else "would rebuild, missing"
+        head = "missing" if self.state is TagState.MISSING else "would rebuild, missing"
         return f"{self.tag}: {head}: " + "; ".join(self.missing)
 
 
@@ -91,7 +101,8 @@ def rebuild_and_publish(repo: git.Repo, bucket_url: str, version: Version, sha: 
                                     "repository or omit it for the embedded spec", ExitCode.SPEC)
             echo(f"# build {version.tag} for {', '.join(archs)} (SOURCE_DATE_EPOCH={epoch}, spec "
                  f"{spec or 'embedded'})")
-            build_bundles(spec_path, archs, revision, out_dir, source_date_epoch=epoch)
+            # The tag's own tree is the repository being released: its nix/ builds its crio and pinns.
+            build_bundles(spec_path, archs, revision, out_dir, repo=source, source_date_epoch=epoch)
             if key_pem is not None:
                 echo(f"# sign {version.tag}")
                 sign_revision(out_dir, revision, key_pem)
@@ -117,9 +128,9 @@ def reconcile(repo: git.Repo, bucket_url: str, *, archs: list[str] | None = None
             continue
         revision = Revision(version=version)
         missing = missing_files(storage, revision, wanted)
-        status = TagStatus(version.tag, sha, missing, "complete" if not missing else "missing")
+        status = TagStatus(version.tag, sha, missing, TagState.MISSING if missing else TagState.COMPLETE)
         if missing and apply and dry_run:
-            status.state = "would-rebuild"
+            status.state = TagState.WOULD_REBUILD
         elif missing and apply:
             status.published = rebuild_and_publish(repo, bucket_url, version, sha, wanted, spec=spec, echo=echo,
                                                    key_pem=key_pem)
@@ -127,6 +138,6 @@ def reconcile(repo: git.Repo, bucket_url: str, *, archs: list[str] | None = None
             if still:
                 raise CrioError(f"{version.tag} is still incomplete after rebuilding: " + "; ".join(still),
                                 ExitCode.INCOMPLETE_SET)
-            status.state = "rebuilt"
+            status.state = TagState.REBUILT
         statuses.append(status)
     return statuses
