@@ -12,8 +12,10 @@ import click
 from crio.arch import DEFAULT_BUILD_ARCHITECTURES
 from crio.cli import arch_option
 from crio.errors import CrioError, ExitCode
+from crio.keyless.policy import IdentityPolicy
 from crio.revision import parse_revision
 from crio.signing import VERIFY_KEY_ENV
+from crio_release.commands.keyless_flags import keyless_options
 
 _BUCKET_HELP = "Bucket URL: gs://BUCKET[/PREFIX] (STORAGE_EMULATOR_HOST honoured) or file:///DIR."
 _ARCH_HELP = f"Architecture to publish/check; repeatable (default: {', '.join(DEFAULT_BUILD_ARCHITECTURES)})."
@@ -75,18 +77,25 @@ def _read_key(key_path: Path | None) -> bytes | None:
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help=f"PEM public key to check signatures with (default: ${VERIFY_KEY_ENV}).")
 @arch_option("--arch", "archs", multiple=True, help=_ARCH_HELP)
-def verify_command(bucket_url: str, rev: str, key_path: Path | None, archs: tuple[str, ...]) -> None:
+@keyless_options
+def verify_command(bucket_url: str, rev: str, key_path: Path | None, archs: tuple[str, ...],
+                   keyless: IdentityPolicy | None, trusted_root: Path | None) -> None:
     """Download REV from the bucket and check it: every architecture, checksums, SBOMs, manifest, signatures.
 
     \b
+    .sig files are checked with --key, .bundle files (keyless) with the identity flags.
     Exits 36 (verify-failed) listing each problem on its own line.
     Examples:
       crio-release verify --bucket gs://cri-o --rev v1.22.3 --key cosign.pub
+      crio-release verify --bucket gs://my-bucket --rev v1.22.3 \\
+        --certificate-identity https://github.com/ME/cri-o-release/.github/workflows/release.yml@refs/tags/v1.22.3 \\
+        --certificate-oidc-issuer https://token.actions.githubusercontent.com
     """
     from crio_release.publish.verify import verify_revision
 
     revision = parse_revision(rev)
-    problems = verify_revision(bucket_url, revision, key=_read_key(key_path), archs=list(archs) or None)
+    problems = verify_revision(bucket_url, revision, key=_read_key(key_path), archs=list(archs) or None,
+                               keyless=keyless, trusted_root=trusted_root)
     if problems:
         for problem in problems:
             click.echo(f"problem: {problem}", err=True)

@@ -14,18 +14,22 @@ import logging
 import tarfile
 import tempfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from crio.arch import DEFAULT_BUILD_ARCHITECTURES, normalize_arch
 from crio.artifacts import (
     REQUIRED_ROLES,
+    SIGSTORE_BUNDLE_SUFFIX,
     arch_files,
+    manifest_bundle_name,
     manifest_name,
     manifest_signature_name,
     object_path,
 )
 from crio.checksums import CHUNK, parse_sha256sum, sha256_file
 from crio.errors import CrioError
+from crio.keyless.policy import IdentityPolicy
 from crio.manifest import RevisionManifest
 from crio.revision import Revision
 from crio.signing import verify_file
@@ -33,16 +37,29 @@ from crio_release.publish.markers import parse_manifest
 from crio_release.publish.storage import Storage, open_bucket
 
 NO_KEY = "cannot verify signature: no key (pass --key PUB.pem or set CRIO_VERIFY_KEY)"
+NO_POLICY = ("cannot verify keyless signature: no identity policy (pass --certificate-identity or "
+             "--certificate-identity-regexp with --certificate-oidc-issuer)")
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What signatures are checked against: a public key for `.sig`, an identity policy for `.bundle`."""
+
+    key: bytes | None = None
+    keyless: IdentityPolicy | None = None
+    trusted_root: Path | None = None
 
 
 def verify_revision(bucket_url: str, revision: Revision, *, key: bytes | None = None,
-                    archs: list[str] | None = None) -> list[str]:
+                    archs: list[str] | None = None, keyless: IdentityPolicy | None = None,
+                    trusted_root: Path | None = None) -> list[str]:
     """Every problem found with `revision` in the bucket, one sentence each; empty means it verifies."""
     storage = open_bucket(bucket_url)
     storage.check()
     wanted = list(dict.fromkeys(normalize_arch(a) for a in (archs or DEFAULT_BUILD_ARCHITECTURES)))
+    trust = Trust(key, keyless, trusted_root)
     with tempfile.TemporaryDirectory(prefix="crio-verify-") as tmp:
-        return _verify(storage, revision, wanted, key, Path(tmp))
+        return _verify(storage, revision, wanted, trust, Path(tmp))
 
 
 def _fetch(storage: Storage, name: str, workdir: Path) -> Path | None:
@@ -54,21 +71,35 @@ def _fetch(storage: Storage, name: str, workdir: Path) -> Path | None:
     return dest
 
 
-def _check_signature(storage: Storage, signed: Path, signature_name: str, key: bytes | None,
+def _check_signature(storage: Storage, signed: Path, signature_name: str, trust: Trust,
                      workdir: Path) -> list[str]:
+    """Problems with the `.sig` (key) or `.bundle` (keyless) beside `signed`, if one is published."""
     signature = _fetch(storage, signature_name, workdir)
     if signature is None:
         return []
-    if key is None:
-        return [f"{object_path(signature_name)}: {NO_KEY}"]
     try:
-        verify_file(signed, signature.read_bytes(), key)
+        if signature_name.endswith(SIGSTORE_BUNDLE_SUFFIX):
+            if trust.keyless is None:
+                return [f"{object_path(signature_name)}: {NO_POLICY}"]
+            from crio.keyless import load_trusted_root, verify_bundle
+
+            verify_bundle(signed, signature.read_bytes(), trust.keyless,
+                          trusted_root=load_trusted_root(trust.trusted_root))
+            return []
+        if trust.key is None:
+            return [f"{object_path(signature_name)}: {NO_KEY}"]
+        verify_file(signed, signature.read_bytes(), trust.key)
     except CrioError as exc:
         return [f"{object_path(signature_name)}: {exc.message}"]
     return []
 
 
-def _verify(storage: Storage, revision: Revision, archs: list[str], key: bytes | None, workdir: Path) -> list[str]:
+def _check_signatures(storage: Storage, signed: Path, names: tuple[str, ...], trust: Trust,
+                      workdir: Path) -> list[str]:
+    return [p for name in names for p in _check_signature(storage, signed, name, trust, workdir)]
+
+
+def _verify(storage: Storage, revision: Revision, archs: list[str], trust: Trust, workdir: Path) -> list[str]:
     problems: list[str] = []
     manifest_file = _fetch(storage, manifest_name(revision), workdir)
     manifest: RevisionManifest | None = None
@@ -81,7 +112,8 @@ def _verify(storage: Storage, revision: Revision, archs: list[str], key: bytes |
             problems.append(f"{object_path(manifest_name(revision))}: {exc.message}")
         if manifest is not None and manifest.revision != str(revision):
             problems.append(f"the manifest names revision {manifest.revision}, expected {revision}")
-        problems += _check_signature(storage, manifest_file, manifest_signature_name(revision), key, workdir)
+        problems += _check_signatures(storage, manifest_file, (manifest_signature_name(revision),
+                                                               manifest_bundle_name(revision)), trust, workdir)
     entries = manifest.by_name() if manifest else {}
     if manifest is not None:
         problems += [f"architecture {arch} is not in the manifest" for arch in archs
@@ -111,9 +143,11 @@ def _verify(storage: Storage, revision: Revision, archs: list[str], key: bytes |
         for role, path in local.items():
             problems += _against_manifest(manifest, entries, names[role], path)
             checked.add(names[role])
-        problems += _check_signature(storage, local["tarball"], names["signature"], key, workdir)
-        problems += _check_signature(storage, local["sbom"], names["sbom_signature"], key, workdir)
-        checked.update((names["signature"], names["sbom_signature"]))
+        problems += _check_signatures(storage, local["tarball"], (names["signature"], names["bundle"]), trust,
+                                      workdir)
+        problems += _check_signatures(storage, local["sbom"], (names["sbom_signature"], names["sbom_bundle"]),
+                                      trust, workdir)
+        checked.update((names["signature"], names["sbom_signature"], names["bundle"], names["sbom_bundle"]))
 
     # Files the manifest lists beyond the checked architectures must still be there and match.
     for name, entry in entries.items():
