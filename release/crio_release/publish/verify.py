@@ -26,6 +26,7 @@ from crio.artifacts import (
     manifest_name,
     manifest_signature_name,
     object_path,
+    revision_files,
 )
 from crio.checksums import CHUNK, parse_sha256sum, sha256_file
 from crio.errors import CrioError
@@ -120,6 +121,7 @@ def _verify(storage: Storage, revision: Revision, archs: list[str], trust: Trust
                      if arch not in manifest.architectures]
 
     checked: set[str] = set()
+    digests: dict[str, str] = {}  # every published artifact of the checked architectures -> sha256
     for arch in archs:
         names = arch_files(arch, revision)
         local: dict[str, Path] = {}
@@ -141,6 +143,7 @@ def _verify(storage: Storage, revision: Revision, archs: list[str], trust: Trust
             problems.append(f"{object_path(names['checksum'])}: {exc.message}")
         problems += _check_sbom(local["sbom"], local["tarball"], names["tarball"], digest, revision)
         for role, path in local.items():
+            digests[names[role]] = sha256_file(path)
             problems += _against_manifest(manifest, entries, names[role], path)
             checked.add(names[role])
         problems += _check_signatures(storage, local["tarball"], (names["signature"], names["bundle"]), trust,
@@ -149,6 +152,7 @@ def _verify(storage: Storage, revision: Revision, archs: list[str], trust: Trust
                                       trust, workdir)
         checked.update((names["signature"], names["sbom_signature"], names["bundle"], names["sbom_bundle"]))
 
+    problems += _check_provenance(storage, revision, digests, trust, workdir)
     # Files the manifest lists beyond the checked architectures must still be there and match.
     for name, entry in entries.items():
         if name in checked:
@@ -161,6 +165,29 @@ def _verify(storage: Storage, revision: Revision, archs: list[str], trust: Trust
         elif info.sha256 is not None and info.sha256 != entry.sha256:
             problems.append(f"{object_path(name)} has sha256 {info.sha256}, the manifest says {entry.sha256}")
     return problems
+
+
+def _check_provenance(storage: Storage, revision: Revision, digests: dict[str, str], trust: Trust,
+                      workdir: Path) -> list[str]:
+    """When a provenance statement is published: it parses, it is signed as the artifacts are, every
+    published artifact is a subject with its digest, and its source is the revision."""
+    from crio import provenance
+
+    names = revision_files(revision)
+    path = _fetch(storage, names["provenance"], workdir)
+    if path is None:
+        return []
+    where = object_path(names["provenance"])
+    try:
+        statement = provenance.parse(path.read_bytes())
+    except CrioError as exc:
+        return [f"{where}: {exc.message}"]
+    found = [f"{where}: {p}" for p in provenance.problems(statement, revision, digests)]
+    for name in sorted(set(statement.subjects) - set(digests)):
+        if "/" in name or name in ("", ".", "..") or storage.stat(object_path(name)) is None:
+            found.append(f"{where} names {name[:120]!r}, which is not published")
+    return found + _check_signatures(storage, path, (names["provenance_signature"], names["provenance_bundle"]),
+                                     trust, workdir)
 
 
 def _against_manifest(manifest: RevisionManifest | None, entries: dict, name: str, path: Path) -> list[str]:
