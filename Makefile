@@ -34,6 +34,7 @@ $(VENV)/.installed: pyproject.toml
 lint: deps
 	$(VENV)/bin/ruff check .
 	shellcheck $(SHELL_SCRIPTS)
+	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 test: lint
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q

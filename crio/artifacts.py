@@ -30,6 +30,8 @@ BUNDLE_INSTALL_SCRIPT = "install"
 #: Side files written beside each tarball, by suffix.
 CHECKSUM_SUFFIX = ".sha256sum"
 SIGNATURE_SUFFIX = ".sig"
+#: A Sigstore bundle (keyless signature with its certificate and log evidence), as cosign v3 writes it.
+SIGSTORE_BUNDLE_SUFFIX = ".bundle"
 SBOM_SUFFIX = ".spdx"
 
 #: Content types and cache policy of everything the publisher writes.
@@ -92,6 +94,28 @@ def sbom_signature_name(arch: str, revision: Revision | str) -> str:
     return sbom_name(arch, revision) + SIGNATURE_SUFFIX
 
 
+def bundle_name(arch: str, revision: Revision | str) -> str:
+    """`….tar.gz.bundle`: the Sigstore bundle (keyless signature) of the tarball, as cosign v3 writes it."""
+    return tarball_name(arch, revision) + SIGSTORE_BUNDLE_SUFFIX
+
+
+def sbom_bundle_name(arch: str, revision: Revision | str) -> str:
+    """`….tar.gz.spdx.bundle`: the Sigstore bundle of the SBOM."""
+    return sbom_name(arch, revision) + SIGSTORE_BUNDLE_SUFFIX
+
+
+def provenance_name(revision: Revision | str) -> str:
+    """`cri-o.<rev>.provenance.json`: the in-toto Statement v1 / SLSA Provenance v1 of the revision."""
+    return f"cri-o.{_rev(revision)}.provenance.json"
+
+
+def revision_files(revision: Revision | str) -> dict[str, str]:
+    """Per-revision files beside the manifest, by role: the provenance and its signatures (all optional)."""
+    provenance = provenance_name(revision)
+    return {"provenance": provenance, "provenance_signature": provenance + SIGNATURE_SUFFIX,
+            "provenance_bundle": provenance + SIGSTORE_BUNDLE_SUFFIX}
+
+
 def manifest_name(revision: Revision | str) -> str:
     """`cri-o.<rev>.manifest.json`: every file of the revision with size and sha256."""
     return f"cri-o.{_rev(revision)}.manifest.json"
@@ -99,6 +123,11 @@ def manifest_name(revision: Revision | str) -> str:
 
 def manifest_signature_name(revision: Revision | str) -> str:
     return manifest_name(revision) + SIGNATURE_SUFFIX
+
+
+def manifest_bundle_name(revision: Revision | str) -> str:
+    """`cri-o.<rev>.manifest.json.bundle`: the manifest's keyless signature."""
+    return manifest_name(revision) + SIGSTORE_BUNDLE_SUFFIX
 
 
 def arch_files(arch: str, revision: Revision | str) -> dict[str, str]:
@@ -109,13 +138,17 @@ def arch_files(arch: str, revision: Revision | str) -> dict[str, str]:
         "sbom": sbom_name(arch, revision),
         "signature": signature_name(arch, revision),
         "sbom_signature": sbom_signature_name(arch, revision),
+        "bundle": bundle_name(arch, revision),
+        "sbom_bundle": sbom_bundle_name(arch, revision),
     }
 
 
 #: Roles without which an architecture's set is incomplete.
 REQUIRED_ROLES: tuple[str, ...] = ("tarball", "checksum", "sbom")
-#: Roles published when the pipeline signs.
-OPTIONAL_ROLES: tuple[str, ...] = ("signature", "sbom_signature")
+#: Roles published when the pipeline signs: with a key (`.sig`) or keyless (`.bundle`).
+OPTIONAL_ROLES: tuple[str, ...] = ("signature", "sbom_signature", "bundle", "sbom_bundle")
+#: Roles whose links release notes show (keyless bundles are found beside them by suffix).
+LINK_ROLES: tuple[str, ...] = ("tarball", "checksum", "sbom", "signature", "sbom_signature")
 
 
 def object_path(name: str) -> str:
@@ -233,7 +266,8 @@ def artifact_url(base_url: str, name: str) -> str:
 def download_links(base_url: str, revision: Revision | str, archs: tuple[str, ...]) -> dict[str, dict[str, str]]:
     """Every architecture's public links for release notes: tarball, checksum, SBOM, signature."""
     return {
-        arch: {role: artifact_url(base_url, name) for role, name in arch_files(arch, revision).items()}
+        arch: {role: artifact_url(base_url, name) for role, name in arch_files(arch, revision).items()
+               if role in LINK_ROLES}
         for arch in archs
     }
 

@@ -14,6 +14,8 @@ COMMANDS: dict[str, str] = {
     "support": "crio_release.commands.support:support_command",
     "bundle": "crio_release.commands.bundle:bundle_command",
     "sign": "crio_release.commands.sign:sign_command",
+    "merge": "crio_release.commands.merge:merge_command",
+    "provenance": "crio_release.commands.provenance:provenance_command",
     "publish": "crio_release.commands.publish:publish_command",
     "verify": "crio_release.commands.publish:verify_command",
     "markers": "crio_release.commands.publish:markers_command",

@@ -9,7 +9,9 @@ from pathlib import Path
 import click
 
 from crio.errors import CrioError, ExitCode
+from crio.keyless.policy import IdentityPolicy
 from crio.revision import Revision
+from crio_release.commands.keyless_flags import keyless_options
 from crio_release.commands.options import (
     arch_option,
     bucket_option,
@@ -68,17 +70,24 @@ def publish_command(bucket_url: str, revision: Revision, branch: str | None, rep
 
 @click.command("verify")
 @options(bucket_option(), rev_option(), key_option("public"), arch_option(help=_ARCH_HELP))
-def verify_command(bucket_url: str, revision: Revision, key_path: Path | None, archs: tuple[str, ...]) -> None:
+@keyless_options
+def verify_command(bucket_url: str, revision: Revision, key_path: Path | None, archs: tuple[str, ...],
+                   keyless: IdentityPolicy | None, trusted_root: Path | None) -> None:
     """Download REV from the bucket and check it: every architecture, checksums, SBOMs, manifest, signatures.
 
     \b
+    .sig files are checked with --key, .bundle files (keyless) with the identity flags.
     Exits 36 (verify-failed) listing each problem on its own line.
     Examples:
       crio-release verify --bucket gs://cri-o --rev v1.22.3 --key cosign.pub
+      crio-release verify --bucket gs://my-bucket --rev v1.22.3 \\
+        --certificate-identity https://github.com/ME/cri-o-release/.github/workflows/release.yml@refs/tags/v1.22.3 \\
+        --certificate-oidc-issuer https://token.actions.githubusercontent.com
     """
     from crio_release.publish.verify import load_verify_key, verify_revision
 
-    problems = verify_revision(bucket_url, revision, key=load_verify_key(key_path), archs=list(archs))
+    problems = verify_revision(bucket_url, revision, key=load_verify_key(key_path), archs=list(archs),
+                               keyless=keyless, trusted_root=trusted_root)
     if problems:
         for problem in problems:
             click.echo(f"problem: {problem}", err=True)

@@ -16,11 +16,14 @@ from crio_release.commands.options import json_option, key_option, options, rev_
 Examples:
   crio-release sign --key release.pem --rev v1.38.0 dist
   CRIO_SIGNING_KEY=/run/secrets/release.pem crio-release sign --rev $GITHUB_SHA dist
+  crio-release sign --keyless --rev $GITHUB_SHA dist      # in GitHub Actions (id-token: write)
 
 \b
 Writes TARBALL.sig and SBOM.sig for every architecture in the revision
 manifest, updates the manifest to list them, then writes MANIFEST.sig.
 Signatures are base64 ECDSA P-256 (cosign blob format, openssl-verifiable).
+With --keyless, writes NAME.bundle instead (a Sigstore bundle made with the
+CI job's ambient OIDC identity) for the same files and the provenance.
 {EXIT_CODES_HELP}""")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @options(
@@ -28,11 +31,23 @@ Signatures are base64 ECDSA P-256 (cosign blob format, openssl-verifiable).
     key_option("private"),
     json_option("Print the files written as JSON."),
 )
-def sign_command(directory: Path, revision: Revision, key_path: Path | None, as_json: bool) -> None:
-    """Sign the tarballs, SBOMs and revision manifest that `crio-release bundle` wrote into DIRECTORY."""
-    from crio_release.publish.sign import load_signing_key, sign_revision
+@click.option("--keyless", is_flag=True, help="Sign with the ambient CI identity through Sigstore (writes .bundle).")
+@click.option("--trust-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --keyless: ClientTrustConfig JSON of another Sigstore instance (default: public-good).")
+def sign_command(directory: Path, revision: Revision, key_path: Path | None, keyless: bool,
+                 trust_config: Path | None, as_json: bool) -> None:
+    """Sign the tarballs, SBOMs, provenance and revision manifest that `crio-release bundle` wrote into DIRECTORY."""
+    from crio_release.publish.sign import load_signing_key, sign_revision, sign_revision_keyless
 
-    written = sign_revision(directory, revision, load_signing_key(key_path))
+    if keyless and key_path is not None:
+        raise click.UsageError("--keyless and --key exclude each other")
+    if keyless:
+        from crio_release.publish.keyless import ambient_signer
+
+        with ambient_signer(trust_config) as sign:
+            written = sign_revision_keyless(directory, revision, sign)
+    else:
+        written = sign_revision(directory, revision, load_signing_key(key_path))
     if as_json:
         click.echo(json.dumps({"revision": str(revision), "files": [str(p) for p in written]}, indent=2))
     else:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from crio.artifacts import arch_files, artifact_url, manifest_name
+from crio.artifacts import LINK_ROLES, arch_files, artifact_url, manifest_name
 from crio.download import DownloadFailed, Fetcher, NotFound, RetryPolicy
 from crio.errors import CrioError, ExitCode
 from crio.manifest import RevisionManifest
@@ -57,8 +57,9 @@ class Downloads:
 
 
 def contract_downloads(base_url: str, revision: Revision, archs: tuple[str, ...]) -> Downloads:
+    """Links by the contract alone: the roles every signed revision has (keyless bundles only when published)."""
     files = tuple(DownloadFile(name, artifact_url(base_url, name), arch, role)
-                  for arch in archs for role, name in arch_files(arch, revision).items())
+                  for arch in archs for role, name in arch_files(arch, revision).items() if role in LINK_ROLES)
     return Downloads("contract", files)
 
 

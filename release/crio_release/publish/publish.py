@@ -27,10 +27,12 @@ from crio.artifacts import (
     IMMUTABLE_CACHE_CONTROL,
     REQUIRED_ROLES,
     arch_files,
+    manifest_bundle_name,
     manifest_name,
     manifest_signature_name,
     markers_for,
     object_path,
+    revision_files,
 )
 from crio.errors import CrioError, ExitCode
 from crio.revision import Revision
@@ -212,7 +214,9 @@ def collect_local_set(directory: Path, revision: Revision, archs: list[str]) -> 
             raise CrioError(f"{path} has {size} bytes but {manifest_path.name} says {entry.size}: rebuild the set",
                             ExitCode.INCOMPLETE_SET)
         files.append(LocalFile(name, path, size, entry.sha256 if entry else None))
-    for path in (manifest_path, directory / manifest_signature_name(revision)):
+    per_revision = [directory / name for name in revision_files(revision).values()]
+    for path in (*per_revision, manifest_path, directory / manifest_signature_name(revision),
+                 directory / manifest_bundle_name(revision)):
         if path.is_file():
             files.append(LocalFile(path.name, path, path.stat().st_size))
     return files
@@ -340,7 +344,7 @@ def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, br
         report.markers = plans
         return report
 
-    manifest_names = {manifest_name(revision), manifest_signature_name(revision)}
+    manifest_names = {manifest_name(revision), manifest_signature_name(revision), manifest_bundle_name(revision)}
     pending = [f for f in files if actions[f.name] is ObjectAction.UPLOAD]
     done = _upload_all(storage, [f for f in pending if f.name not in manifest_names], progress)
     done.update(_upload_all(storage, [f for f in pending if f.name in manifest_names], progress))

@@ -10,9 +10,16 @@ the publisher and installers can verify the whole set from one signature.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
-from crio.artifacts import arch_files, manifest_name, manifest_signature_name
+from crio.artifacts import (
+    arch_files,
+    manifest_bundle_name,
+    manifest_name,
+    manifest_signature_name,
+    revision_files,
+)
 from crio.checksums import sha256_file
 from crio.errors import CrioError, ExitCode
 from crio.manifest import RevisionManifest, build_revision_manifest, write_revision_manifest
@@ -21,6 +28,8 @@ from crio.signing import SIGNING_KEY_ENV, public_key_of, sign_file, verify_file
 
 #: Roles of the revision manifest that get a signature, and the role of that signature.
 SIGNED_ROLES = {"tarball": "signature", "sbom": "sbom_signature"}
+#: The same for keyless signatures (Sigstore bundles).
+BUNDLE_ROLES = {"tarball": "bundle", "sbom": "sbom_bundle"}
 
 
 def load_signing_key(key_path: Path | None) -> bytes:
@@ -57,6 +66,22 @@ def _still_valid(path: Path, sig_path: Path, public_pem: bytes) -> bool:
 
 def sign_revision(directory: Path, revision: Revision, key_pem: bytes) -> list[Path]:
     """Write the signatures of `revision`'s artifacts in `directory`; returns the files written."""
+    public = public_key_of(key_pem)
+    return _sign_set(directory, revision, SIGNED_ROLES, lambda path: sign_file(path, key_pem),
+                     lambda path, sig: _still_valid(path, sig, public), manifest_signature_name(revision),
+                     revision_files(revision)["provenance_signature"])
+
+
+def sign_revision_keyless(directory: Path, revision: Revision, sign: Callable[[Path], bytes]) -> list[Path]:
+    """Write a Sigstore bundle beside each artifact, the provenance and the manifest (see keyless.py)."""
+    return _sign_set(directory, revision, BUNDLE_ROLES, sign, lambda _path, _sig: False,
+                     manifest_bundle_name(revision), revision_files(revision)["provenance_bundle"])
+
+
+def _sign_set(directory: Path, revision: Revision, roles: dict[str, str], sign: Callable[[Path], bytes],
+              keep: Callable[[Path, Path], bool], manifest_sig_name: str, provenance_sig_name: str) -> list[Path]:
+    """Sign every manifest entry of `roles` (checked against its sha256 first), the provenance when the
+    directory holds one, then the manifest rewritten to list the new files."""
     manifest_path = directory / manifest_name(revision)
     if not manifest_path.is_file():
         raise CrioError(f"{manifest_path.name} is missing from {directory}; run crio-release bundle first",
@@ -65,9 +90,8 @@ def sign_revision(directory: Path, revision: Revision, key_pem: bytes) -> list[P
     if manifest.revision != str(revision):
         raise CrioError(f"{manifest_path.name} describes {manifest.revision}, not {revision}", ExitCode.VERIFY_FAILED)
     signatures: dict[Path, bytes] = {}
-    public = public_key_of(key_pem)
     for entry in sorted(manifest.files, key=lambda e: e.name):
-        if entry.role not in SIGNED_ROLES:
+        if entry.role not in roles:
             continue
         path = directory / entry.name
         if not path.is_file():
@@ -79,15 +103,18 @@ def sign_revision(directory: Path, revision: Revision, key_pem: bytes) -> list[P
                 f"{entry.sha256}",
                 ExitCode.VERIFY_FAILED,
             )
-        sig_path = directory / arch_files(entry.arch, revision)[SIGNED_ROLES[entry.role]]
-        if not _still_valid(path, sig_path, public):
-            signatures[sig_path] = sign_file(path, key_pem)
+        sig_path = directory / arch_files(entry.arch, revision)[roles[entry.role]]
+        if not keep(path, sig_path):
+            signatures[sig_path] = sign(path)
+    provenance = directory / revision_files(revision)["provenance"]
+    if provenance.is_file() and not keep(provenance, directory / provenance_sig_name):
+        signatures[directory / provenance_sig_name] = sign(provenance)
     # Sign everything in memory first: a bad key fails before any file is written.
     for path, signature in signatures.items():
         _write_atomic(path, signature)
     updated = build_revision_manifest(directory, revision, manifest.architectures, manifest.version)
     write_revision_manifest(directory, updated)
-    manifest_sig = directory / manifest_signature_name(revision)
-    if not _still_valid(manifest_path, manifest_sig, public):
-        _write_atomic(manifest_sig, sign_file(manifest_path, key_pem))
+    manifest_sig = directory / manifest_sig_name
+    if not keep(manifest_path, manifest_sig):
+        _write_atomic(manifest_sig, sign(manifest_path))
     return [*signatures, manifest_path, manifest_sig]

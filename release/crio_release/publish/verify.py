@@ -15,18 +15,23 @@ import os
 import tarfile
 import tempfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from crio.arch import DEFAULT_BUILD_ARCHITECTURES, normalize_arch
 from crio.artifacts import (
     REQUIRED_ROLES,
+    SIGSTORE_BUNDLE_SUFFIX,
     arch_files,
+    manifest_bundle_name,
     manifest_name,
     manifest_signature_name,
     object_path,
+    revision_files,
 )
 from crio.checksums import CHUNK, parse_sha256sum, sha256_file
 from crio.errors import CrioError, ExitCode
+from crio.keyless.policy import IdentityPolicy
 from crio.manifest import RevisionManifest
 from crio.revision import Revision
 from crio.signing import VERIFY_KEY_ENV, verify_file
@@ -34,6 +39,17 @@ from crio_release.publish.completeness import parse_manifest
 from crio_release.publish.storage import Storage, open_bucket
 
 NO_KEY = "cannot verify signature: no key (pass --key PUB.pem or set CRIO_VERIFY_KEY)"
+NO_POLICY = ("cannot verify keyless signature: no identity policy (pass --certificate-identity or "
+             "--certificate-identity-regexp with --certificate-oidc-issuer)")
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What signatures are checked against: a public key for `.sig`, an identity policy for `.bundle`."""
+
+    key: bytes | None = None
+    keyless: IdentityPolicy | None = None
+    trusted_root: Path | None = None
 
 
 def load_verify_key(key_path: Path | None) -> bytes | None:
@@ -48,13 +64,15 @@ def load_verify_key(key_path: Path | None) -> bytes | None:
 
 
 def verify_revision(bucket_url: str, revision: Revision, *, key: bytes | None = None,
-                    archs: list[str] | None = None) -> list[str]:
+                    archs: list[str] | None = None, keyless: IdentityPolicy | None = None,
+                    trusted_root: Path | None = None) -> list[str]:
     """Every problem found with `revision` in the bucket, one sentence each; empty means it verifies."""
     storage = open_bucket(bucket_url)
     storage.check()
     wanted = list(dict.fromkeys(normalize_arch(a) for a in (archs or DEFAULT_BUILD_ARCHITECTURES)))
+    trust = Trust(key, keyless, trusted_root)
     with tempfile.TemporaryDirectory(prefix="crio-verify-") as tmp:
-        return _verify(storage, revision, wanted, key, Path(tmp))
+        return _verify(storage, revision, wanted, trust, Path(tmp))
 
 
 def _fetch(storage: Storage, name: str, workdir: Path) -> Path | None:
@@ -66,21 +84,35 @@ def _fetch(storage: Storage, name: str, workdir: Path) -> Path | None:
     return dest
 
 
-def _check_signature(storage: Storage, signed: Path, signature_name: str, key: bytes | None,
+def _check_signature(storage: Storage, signed: Path, signature_name: str, trust: Trust,
                      workdir: Path) -> list[str]:
+    """Problems with the `.sig` (key) or `.bundle` (keyless) beside `signed`, if one is published."""
     signature = _fetch(storage, signature_name, workdir)
     if signature is None:
         return []
-    if key is None:
-        return [f"{object_path(signature_name)}: {NO_KEY}"]
     try:
-        verify_file(signed, signature.read_bytes(), key)
+        if signature_name.endswith(SIGSTORE_BUNDLE_SUFFIX):
+            if trust.keyless is None:
+                return [f"{object_path(signature_name)}: {NO_POLICY}"]
+            from crio.keyless import load_trusted_root, verify_bundle
+
+            verify_bundle(signed, signature.read_bytes(), trust.keyless,
+                          trusted_root=load_trusted_root(trust.trusted_root))
+            return []
+        if trust.key is None:
+            return [f"{object_path(signature_name)}: {NO_KEY}"]
+        verify_file(signed, signature.read_bytes(), trust.key)
     except CrioError as exc:
         return [f"{object_path(signature_name)}: {exc.message}"]
     return []
 
 
-def _verify(storage: Storage, revision: Revision, archs: list[str], key: bytes | None, workdir: Path) -> list[str]:
+def _check_signatures(storage: Storage, signed: Path, names: tuple[str, ...], trust: Trust,
+                      workdir: Path) -> list[str]:
+    return [p for name in names for p in _check_signature(storage, signed, name, trust, workdir)]
+
+
+def _verify(storage: Storage, revision: Revision, archs: list[str], trust: Trust, workdir: Path) -> list[str]:
     problems: list[str] = []
     manifest_file = _fetch(storage, manifest_name(revision), workdir)
     manifest: RevisionManifest | None = None
@@ -93,13 +125,15 @@ def _verify(storage: Storage, revision: Revision, archs: list[str], key: bytes |
             problems.append(f"{object_path(manifest_name(revision))}: {exc.message}")
         if manifest is not None and manifest.revision != str(revision):
             problems.append(f"the manifest names revision {manifest.revision}, expected {revision}")
-        problems += _check_signature(storage, manifest_file, manifest_signature_name(revision), key, workdir)
+        problems += _check_signatures(storage, manifest_file, (manifest_signature_name(revision),
+                                                               manifest_bundle_name(revision)), trust, workdir)
     entries = manifest.by_name() if manifest else {}
     if manifest is not None:
         problems += [f"architecture {arch} is not in the manifest" for arch in archs
                      if arch not in manifest.architectures]
 
     checked: set[str] = set()
+    digests: dict[str, str] = {}  # every published artifact of the checked architectures -> sha256
     for arch in archs:
         names = arch_files(arch, revision)
         local: dict[str, Path] = {}
@@ -121,12 +155,16 @@ def _verify(storage: Storage, revision: Revision, archs: list[str], key: bytes |
             problems.append(f"{object_path(names['checksum'])}: {exc.message}")
         problems += _check_sbom(local["sbom"], local["tarball"], names["tarball"], digest, revision)
         for role, path in local.items():
+            digests[names[role]] = sha256_file(path)
             problems += _against_manifest(manifest, entries, names[role], path)
             checked.add(names[role])
-        problems += _check_signature(storage, local["tarball"], names["signature"], key, workdir)
-        problems += _check_signature(storage, local["sbom"], names["sbom_signature"], key, workdir)
-        checked.update((names["signature"], names["sbom_signature"]))
+        problems += _check_signatures(storage, local["tarball"], (names["signature"], names["bundle"]), trust,
+                                      workdir)
+        problems += _check_signatures(storage, local["sbom"], (names["sbom_signature"], names["sbom_bundle"]),
+                                      trust, workdir)
+        checked.update((names["signature"], names["sbom_signature"], names["bundle"], names["sbom_bundle"]))
 
+    problems += _check_provenance(storage, revision, digests, trust, workdir)
     # Files the manifest lists beyond the checked architectures must still be there and match.
     for name, entry in entries.items():
         if name in checked:
@@ -139,6 +177,29 @@ def _verify(storage: Storage, revision: Revision, archs: list[str], key: bytes |
         elif info.sha256 is not None and info.sha256 != entry.sha256:
             problems.append(f"{object_path(name)} has sha256 {info.sha256}, the manifest says {entry.sha256}")
     return problems
+
+
+def _check_provenance(storage: Storage, revision: Revision, digests: dict[str, str], trust: Trust,
+                      workdir: Path) -> list[str]:
+    """When a provenance statement is published: it parses, it is signed as the artifacts are, every
+    published artifact is a subject with its digest, and its source is the revision."""
+    from crio import provenance
+
+    names = revision_files(revision)
+    path = _fetch(storage, names["provenance"], workdir)
+    if path is None:
+        return []
+    where = object_path(names["provenance"])
+    try:
+        statement = provenance.parse(path.read_bytes())
+    except CrioError as exc:
+        return [f"{where}: {exc.message}"]
+    found = [f"{where}: {p}" for p in provenance.problems(statement, revision, digests)]
+    for name in sorted(set(statement.subjects) - set(digests)):
+        if "/" in name or name in ("", ".", "..") or storage.stat(object_path(name)) is None:
+            found.append(f"{where} names {name[:120]!r}, which is not published")
+    return found + _check_signatures(storage, path, (names["provenance_signature"], names["provenance_bundle"]),
+                                     trust, workdir)
 
 
 def _against_manifest(manifest: RevisionManifest | None, entries: dict, name: str, path: Path) -> list[str]:
