@@ -45,7 +45,7 @@ from crio.errors import CrioError, ExitCode
 from crio.manifest import build_revision_manifest, write_revision_manifest
 from crio.revision import Revision
 from crio.version import BuildInfo, git_output, version
-from crio_release.build.checks import check_conflicts, check_elf_machines
+from crio_release.build.checks import check_conflicts, check_elf_machines, check_regular_files
 from crio_release.build.sbom import SbomInput, write_sbom
 from crio_release.build.sources import SourceFetcher, StagedFile
 from crio_release.build.spec import RESERVED_NAME, Spec, load_spec
@@ -265,6 +265,7 @@ class _ArchBuilder:
         for component in self.spec.components:
             staged.extend(self.fetcher.stage(component, arch))
         check_conflicts(staged)
+        check_regular_files(staged)
         check_elf_machines(staged, arch)
         staged.sort(key=lambda s: sort_key(s.dest))
         name = tarball_name(arch, self.revision)
