@@ -47,7 +47,8 @@ def check_destinations(paths: Iterable[str], destdir: str) -> None:
     top = _collapse(destdir)
     root = os.path.realpath(top) if top and os.path.isdir(top) else None
     checked: set[str] = set()
-    for path in paths:
+    for listed in paths:
+        path = _collapse(listed)   # DESTDIR spelled //x/ by the caller is still DESTDIR
         _check_parents(path, top, root, checked)
         try:
             st = os.lstat(path)

@@ -445,8 +445,9 @@ LINKS = {
 
 
 @pytest.mark.parametrize("installer", INSTALLERS)
+@pytest.mark.parametrize("spelling", ["plain", "extra-slashes"])
 @pytest.mark.parametrize("link", list(LINKS))
-def test_a_link_in_destdir_leading_outside_is_refused(installer: str, link: str, world: World,
+def test_a_link_in_destdir_leading_outside_is_refused(installer: str, link: str, spelling: str, world: World,
                                                       plain_bucket: Path) -> None:
     where, make_target = LINKS[link]
     path = world.destdir / where
@@ -458,7 +459,8 @@ def test_a_link_in_destdir_leading_outside_is_refused(installer: str, link: str,
     path.symlink_to(make_target(world))
     before = world.before()
     args = ["-a", "amd64", "-u", plain_bucket.as_uri(), "-t", TAG]
-    result = run_get(installer, args, destdir=world.destdir, tmpdir=world.tmp)
+    destdir = str(world.destdir) if spelling == "plain" else str(world.destdir).replace("/", "//") + "/"
+    result = run_get(installer, args, destdir=None, tmpdir=world.tmp, env={"DESTDIR": destdir})
     detail = detail_of(installer, args, result)
     assert result.returncode == ExitCode.INSTALL, detail
     assert len(error_lines(result)) == 1 and str(path) in error_lines(result)[0], detail
