@@ -322,6 +322,7 @@ REDACT_TEXTS = [
     "downloading 'https://u:p@h/x?sig=1' and http://h/y?z (retry) ok",
     "marker latest-main.txt not found at https://admin:hunter2@mirror/b/latest-main.txt",
     "no url here", "two: http://a@b/c?d http://e/f#g.", 'quoted "https://u@h/p?q" <https://x@y/z>',
+    "x [https://u@h/a?b] y", "ipv6 http://u:p@[::1]:8080/x?sig=1 end", "tab\thttp://a:b@c/d?e\tend",
 ]
 
 
