@@ -9,14 +9,15 @@ Range request from the last byte received), any other 4xx is permanent.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 import requests
 
 from crio.errors import CrioError, ExitCode
+from crio.urls import file_url_path, redact, redact_url
 
 CHUNK = 1 << 20
 #: Markers, checksums and signatures are tiny; a bigger answer is refused before it fills memory.
@@ -45,19 +46,40 @@ class RetryPolicy:
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
-        def number(name: str, default: str) -> int:
-            text = os.environ.get(name, default)
-            if not text.isdigit() or int(text) < 1:
-                raise CrioError(f"{name} must be a positive number, got {text!r}", ExitCode.USAGE)
-            return int(text)
+        """The CRIO_GET_* numbers, each checked as scripts/get checks it (a usage error, never a traceback)."""
+        return cls(float(env_integer("CRIO_GET_TIMEOUT", "30", MAX_TIMEOUT, "seconds")),
+                   env_integer("CRIO_GET_RETRIES", "5", MAX_RETRIES, "attempts"),
+                   env_delay("CRIO_GET_RETRY_DELAY", "1"))
 
-        return cls(float(number("CRIO_GET_TIMEOUT", "30")), number("CRIO_GET_RETRIES", "5"),
-                   float(os.environ.get("CRIO_GET_RETRY_DELAY", "1")))
+
+#: Bounds of the CRIO_GET_* numbers (scripts/get checks the same).
+MAX_TIMEOUT = 86400
+MAX_RETRIES = 100
+MAX_RETRY_DELAY = 600
+_INTEGER_RE = re.compile(r"[1-9][0-9]{0,17}")
+_DELAY_RE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3})?")
+
+
+def env_integer(name: str, default: str, maximum: int, unit: str) -> int:
+    """A positive whole number from the environment, at most `maximum` (ASCII digits, no leading zero)."""
+    text = os.environ.get(name) or default   # empty means unset, as ${VAR:-default} in scripts/get
+    if not _INTEGER_RE.fullmatch(text) or int(text) > maximum:
+        raise CrioError(f"{name} must be a whole number of {unit} from 1 to {maximum}, got {text[:40]!r}",
+                        ExitCode.USAGE)
+    return int(text)
+
+
+def env_delay(name: str, default: str) -> float:
+    """Seconds between retries: 0 to 600, up to three decimals (0.5)."""
+    text = os.environ.get(name) or default   # empty means unset, as ${VAR:-default} in scripts/get
+    if not _DELAY_RE.fullmatch(text) or float(text) > MAX_RETRY_DELAY:
+        raise CrioError(f"{name} must be a number of seconds from 0 to {MAX_RETRY_DELAY} (such as 1 or 0.5), "
+                        f"got {text[:40]!r}", ExitCode.USAGE)
+    return float(text)
 
 
 def _file_path(url: str) -> str:
-    path = unquote(urlsplit(url).path)
-    return path
+    return file_url_path(url)
 
 
 class Fetcher:
@@ -77,7 +99,7 @@ class Fetcher:
         for chunk in self.stream(url):
             size += len(chunk)
             if size > limit:
-                raise DownloadFailed(f"{url} is larger than {limit} bytes")
+                raise DownloadFailed(f"{redact_url(url)} is larger than {limit} bytes")
             parts.append(chunk)
         return b"".join(parts)
 
@@ -96,7 +118,8 @@ class Fetcher:
             yield from self._stream_file(url, on_length)
             return
         if not url.startswith(("http://", "https://")):
-            raise DownloadFailed(f"unsupported URL {url!r}")
+            raise DownloadFailed(f"unsupported URL '{redact_url(url)}'")
+        shown = redact_url(url)
         offset = 0
         attempt = 1
         announced = False
@@ -108,12 +131,12 @@ class Fetcher:
                                       timeout=(self.policy.timeout, self.policy.timeout)) as response:
                     status = response.status_code
                     if status in NOT_FOUND_STATUSES:
-                        raise NotFound(f"{url} not found (HTTP {status})")
+                        raise NotFound(f"{shown} not found (HTTP {status})")
                     if status == 416:
                         offset = 0
-                        raise DownloadFailed(f"{url}: range not satisfiable")
+                        raise DownloadFailed(f"{shown}: range not satisfiable")
                     if 400 <= status < 500 and status not in RETRY_STATUSES:
-                        raise DownloadFailed(f"{url}: HTTP {status}", ExitCode.DOWNLOAD)
+                        raise DownloadFailed(f"{shown}: HTTP {status}", ExitCode.DOWNLOAD)
                     response.raise_for_status()
                     skip = offset if (offset and status == 200) else 0
                     if not announced and on_length is not None and status == 200:
@@ -140,9 +163,10 @@ class Fetcher:
                 if isinstance(exc, CrioError):
                     raise
                 error = f"{type(exc).__name__}: {exc}"
+            error = redact(error, url)
             if attempt >= self.policy.attempts:
-                raise DownloadFailed(f"downloading {url} failed after {attempt} attempts: {error}")
-            self.log(f"retrying {url} (attempt {attempt + 1} of {self.policy.attempts}; {error})")
+                raise DownloadFailed(f"downloading {shown} failed after {attempt} attempts: {error}")
+            self.log(f"retrying {shown} (attempt {attempt + 1} of {self.policy.attempts}; {error})")
             attempt += 1
             time.sleep(self.policy.delay)
 
@@ -153,7 +177,7 @@ class Fetcher:
         except FileNotFoundError:
             raise NotFound(f"{url} not found") from None
         except OSError as exc:
-            raise DownloadFailed(f"cannot read {url}: {exc}") from None
+            raise DownloadFailed(f"cannot read {url}: {exc.strerror}") from None
         with handle:
             if on_length is not None:
                 on_length(os.fstat(handle.fileno()).st_size)

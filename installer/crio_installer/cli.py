@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from crio.cli import run_main
-from crio.errors import INSTALLER_CODES, exit_code_help
+from crio.errors import INSTALLER_CODES, CrioError, exit_code_help
+from crio.urls import redact
 from crio_installer.get import Options, run
 
 EXIT_CODES = exit_code_help(INSTALLER_CODES)
@@ -20,7 +21,7 @@ EXIT_CODES = exit_code_help(INSTALLER_CODES)
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="\b\nVerification: the sha256 is always checked; a published .sig needs -k (or the skip flag),\n"
     "and -k needs a published .sig.\nEnvironment: DESTDIR, PREFIX, ... pass to the bundle's install script;\n"
-    "CRIO_GET_TIMEOUT, CRIO_GET_RETRIES, CRIO_GET_MAX_BYTES, CRIO_VERIFY_KEY.\n\b\nExit codes:\n" + EXIT_CODES,
+    "CRIO_GET_TIMEOUT, CRIO_GET_RETRIES, CRIO_GET_RETRY_DELAY, CRIO_GET_MAX_BYTES, CRIO_VERIFY_KEY.\n\b\nExit codes:\n" + EXIT_CODES,
 )
 @click.option("-a", "--arch", help="architecture (default: from uname -m)")
 @click.option("-t", "--tag", "--revision", "request",
@@ -38,7 +39,10 @@ EXIT_CODES = exit_code_help(INSTALLER_CODES)
               help="do not verify signatures (the sha256 is always checked)")
 def get_command(**kwargs: object) -> None:
     """Download, verify and install a CRI-O static bundle."""
-    run(Options(**kwargs))  # type: ignore[arg-type]
+    try:
+        run(Options(**kwargs))  # type: ignore[arg-type]
+    except CrioError as exc:   # every message: URLs shown without userinfo or query
+        raise CrioError(redact(exc.message), exc.exit_code) from None
 
 
 def _terminate(signum: int, _frame: object) -> None:

@@ -1,10 +1,19 @@
-"""Checking and extracting a bundle while its bytes arrive.
+"""Checking and extracting a bundle while its bytes arrive, before they are verified.
 
-Every member is checked before it is written, and only into a private
-staging directory: regular files, directories and links inside `cri-o/`
-only; no absolute names, `..`, devices, FIFOs, setuid/setgid bits,
-duplicates, links leading out, or more than the size limit. The same rules
-as scripts/get's listing check, so both installers refuse the same archives.
+The bytes are hostile until the tarball's sha256 (and signature) matched, and
+they are unpacked while they arrive. So tarfile only parses here; it never
+writes. Every member is checked before anything of it is written: regular
+files and directories inside `cri-o/` only; no links of any kind (symlink or
+hard link), no absolute names, `..`, devices, FIFOs, setuid/setgid bits,
+duplicates, or more than the size limit. The same rules as scripts/get's
+listing check, so both installers refuse the same archives.
+
+Writing is ours too (`_StagingWriter`): every path component is opened or
+created relative to the private staging directory's file descriptor, with
+O_NOFOLLOW (and O_DIRECTORY for directories, O_CREAT|O_EXCL for files). As no
+link is ever created and nothing follows one, no name can lead outside
+staging, on any Python, whatever tarfile's extraction filters would do
+(CVE-2025-4517: symlink chains that overflow PATH_MAX).
 
 Each regular file is hashed as it is written, and when the bundle carries a
 manifest.json (the builder's last entry) every file it lists must have been
@@ -16,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import posixpath
 import queue
 import re
 import tarfile
@@ -27,11 +35,19 @@ from isal import igzip
 
 from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_MANIFEST, BUNDLE_TOP
 from crio.bundle_manifest import BundleManifest, BundleManifestError
+from crio.download import env_integer
 from crio.errors import CrioError, ExitCode
 
 SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9._+@%=,:~/-]+$")
 MAX_ENTRIES = 100_000
 DEFAULT_MAX_BYTES = 8 * 1024**3
+#: CRIO_GET_MAX_BYTES has at most 18 digits (scripts/get's bash arithmetic is 64-bit).
+MAX_MAX_BYTES = 10**18 - 1
+#: manifest.json is kept in memory while it is written; a bigger one is refused.
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+_COPY_CHUNK = 1 << 20
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class UnsafeArchive(CrioError):
@@ -57,6 +73,14 @@ def _inside_top(path: str) -> bool:
     return path == BUNDLE_TOP or path.startswith(BUNDLE_TOP + "/")
 
 
+def _kind(member: tarfile.TarInfo) -> str:
+    if member.issym():
+        return "symbolic link"
+    if member.islnk():
+        return "hard link"
+    return "device, FIFO or special file"
+
+
 class MemberChecker:
     """Stateful check of a member sequence (duplicates and total size need the history)."""
 
@@ -66,13 +90,17 @@ class MemberChecker:
         self.total = 0
         self.count = 0
 
-    def check(self, member: tarfile.TarInfo) -> None:
+    def check(self, member: tarfile.TarInfo) -> str | None:
+        """The member's normalised name below the archive root, or None for the root itself; raise if unsafe."""
         name = member.name
         self.count += 1
         if self.count > MAX_ENTRIES:
             raise UnsafeArchive(f"unsafe tarball: more than {MAX_ENTRIES} entries")
-        if not (member.isreg() or member.isdir() or member.issym() or member.islnk()) or member.issparse():
-            raise UnsafeArchive(f"unsafe tarball entry {name!r}: device, FIFO or special file")
+        if not (member.isreg() or member.isdir()) or member.issparse():
+            # Links too: a bundle carries regular files and directories only, so nothing
+            # written later can be sent through a link made earlier.
+            raise UnsafeArchive(f"unsafe tarball entry {name!r}: {_kind(member)} (bundles hold regular files "
+                                "and directories only)")
         if not SAFE_NAME_RE.match(name):
             raise UnsafeArchive(f"unsafe tarball entry {name!r}: unexpected characters in the name")
         if name.startswith("/"):
@@ -81,7 +109,7 @@ class MemberChecker:
             raise UnsafeArchive(f"unsafe tarball entry {name!r}: '..' component")
         resolved = _normalize(name)
         if resolved == "" and member.isdir():
-            return
+            return None
         if resolved is None or not _inside_top(resolved):
             raise UnsafeArchive(f"unsafe tarball entry {name!r}: outside the top directory {BUNDLE_TOP}/")
         if resolved in self.seen:
@@ -89,16 +117,6 @@ class MemberChecker:
         self.seen.add(resolved)
         if member.mode & 0o6000:
             raise UnsafeArchive(f"unsafe tarball entry {name!r}: setuid or setgid bit")
-        if member.issym() or member.islnk():
-            target = member.linkname
-            if not SAFE_NAME_RE.match(target):
-                raise UnsafeArchive(f"unsafe link {name!r}: unexpected characters in the target")
-            if target.startswith("/"):
-                raise UnsafeArchive(f"unsafe link {name!r} -> {target!r}: absolute target")
-            joined = posixpath.join(posixpath.dirname(name), target) if member.issym() else target
-            resolved_target = _normalize(joined)
-            if resolved_target is None or not _inside_top(resolved_target):
-                raise UnsafeArchive(f"unsafe link {name!r} -> {target!r}: points outside {BUNDLE_TOP}/")
         if member.isreg():
             self.total += member.size
             if self.total > self.max_bytes:
@@ -106,6 +124,7 @@ class MemberChecker:
                     f"unsafe tarball: it expands to more than {self.max_bytes} bytes "
                     "(set CRIO_GET_MAX_BYTES to allow more)"
                 )
+        return resolved
 
 
 class _QueueReader:
@@ -151,26 +170,75 @@ class _QueueReader:
                 self.done = True
 
 
-class _HashingTarFile(tarfile.TarFile):
-    """A TarFile that hashes each regular file while writing it (sparse members are refused before)."""
+class _StagingWriter:
+    """Creates directories and regular files below one directory, each component relative to its parent's fd.
 
-    hashes: dict[str, str]
+    Nothing is ever reached through a link: directories are opened with O_NOFOLLOW|O_DIRECTORY,
+    files created with O_CREAT|O_EXCL|O_NOFOLLOW, so a name that exists as anything else fails.
+    The last directory's fd is kept open: a bundle's files come sorted, directory by directory.
+    """
 
-    def makefile(self, tarinfo: tarfile.TarInfo, targetpath: str) -> None:
-        source = self.fileobj
-        assert source is not None
-        source.seek(tarinfo.offset_data)
+    def __init__(self, root: Path) -> None:
+        self.root_fd = os.open(root, _DIR_FLAGS)
+        self.hashes: dict[str, str] = {}
+        self.manifest: bytes | None = None
+        self._cached: tuple[tuple[str, ...], int] | None = None
+
+    def close(self) -> None:
+        if self._cached is not None:
+            os.close(self._cached[1])
+            self._cached = None
+        os.close(self.root_fd)
+
+    def directory(self, parts: tuple[str, ...]) -> int:
+        """An fd of directory `parts` below the root (borrowed: do not close), missing components created."""
+        if self._cached is not None and self._cached[0] == parts:
+            return self._cached[1]
+        current = self.root_fd
+        try:
+            for part in parts:
+                try:
+                    os.mkdir(part, 0o755, dir_fd=current)
+                except FileExistsError:
+                    pass
+                opened = os.open(part, _DIR_FLAGS, dir_fd=current)
+                if current != self.root_fd:
+                    os.close(current)
+                current = opened
+        except BaseException:
+            if current != self.root_fd:
+                os.close(current)
+            raise
+        if self._cached is not None:
+            os.close(self._cached[1])
+        self._cached = (parts, current) if current != self.root_fd else None
+        return current
+
+    def file(self, name: str, member: tarfile.TarInfo, source: object, keep: bool) -> None:
+        """Write `member`'s data from `source` (positioned at it) to a new file, hashing it; `keep` its bytes."""
+        parts = tuple(name.split("/"))
+        parent = self.directory(parts[:-1])
+        mode = (member.mode & 0o755) | 0o600
+        if not mode & 0o100:
+            mode &= ~0o111
         digest = hashlib.sha256()
-        left = tarinfo.size
-        with open(targetpath, "wb") as target:
+        kept: list[bytes] | None = [] if keep and member.size <= MAX_MANIFEST_BYTES else None
+        fd = os.open(parts[-1], _FILE_FLAGS, 0o600, dir_fd=parent)
+        with open(fd, "wb", closefd=True) as target:
+            left = member.size
             while left:
-                block = source.read(min(left, self.copybufsize or 1 << 20))
+                block = source.read(min(left, _COPY_CHUNK))  # type: ignore[attr-defined]
                 if not block:
                     raise tarfile.ReadError("unexpected end of data")
                 digest.update(block)
                 target.write(block)
+                if kept is not None:
+                    kept.append(block)
                 left -= len(block)
-        self.hashes[tarinfo.name] = digest.hexdigest()
+            os.fchmod(target.fileno(), mode)
+        self.hashes[name] = digest.hexdigest()
+        if kept is not None:
+            self.manifest = b"".join(kept)
 
 
 def check_manifest(manifest: bytes, hashes: dict[str, str]) -> None:
@@ -189,33 +257,44 @@ def check_manifest(manifest: bytes, hashes: dict[str, str]) -> None:
 
 
 def extract_stream(source: _QueueReader | object, staging: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bool:
-    """Decompress (isal) and untar `source` into `staging`, checking each member before writing it.
+    """Decompress (isal) and parse `source`, writing each checked member below `staging` ourselves.
 
     Returns whether the bundle's manifest.json was there and every file it lists matched.
     """
     checker = MemberChecker(max_bytes)
     manifest_name = f"{BUNDLE_TOP}/{BUNDLE_MANIFEST}"
+    writer = _StagingWriter(staging)
+    member: tarfile.TarInfo | None = None
     try:
         # 1 MiB reads: tarfile's default 10 KiB record reads make decompression call-bound.
         with igzip.IGzipFile(fileobj=source, mode="rb") as gz, \
-                _HashingTarFile.open(fileobj=gz, mode="r|", bufsize=1 << 20) as tf:
-            assert isinstance(tf, _HashingTarFile)
-            tf.copybufsize = 1 << 20
-            tf.hashes = {}
+                tarfile.open(fileobj=gz, mode="r|", bufsize=1 << 20) as tf:
             for member in tf:
-                checker.check(member)
-                tf.extract(member, staging, filter="data")
+                name = checker.check(member)
+                if name is None:
+                    continue
+                if member.isdir():
+                    writer.directory(tuple(name.split("/")))
+                else:
+                    assert tf.fileobj is not None
+                    tf.fileobj.seek(member.offset_data)
+                    writer.file(name, member, tf.fileobj, keep=name == manifest_name)
     except UnsafeArchive:
         raise
     except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
-        raise UnsafeArchive(f"the tarball cannot be extracted: {exc}") from None
+        where = f" at entry {member.name!r}" if member is not None else ""
+        raise UnsafeArchive(f"the tarball cannot be extracted{where}: {exc}") from None
+    finally:
+        writer.close()
     if checker.count == 0:
         raise UnsafeArchive("the tarball is empty")
-    if not (staging / BUNDLE_TOP / BUNDLE_INSTALL_SCRIPT).is_file():
+    if f"{BUNDLE_TOP}/{BUNDLE_INSTALL_SCRIPT}" not in writer.hashes:
         raise UnsafeArchive(f"the bundle has no {BUNDLE_TOP}/{BUNDLE_INSTALL_SCRIPT}")
-    if manifest_name not in tf.hashes:
+    if manifest_name not in writer.hashes:
         return False
-    check_manifest((staging / manifest_name).read_bytes(), tf.hashes)
+    if writer.manifest is None:
+        raise UnsafeArchive(f"{BUNDLE_MANIFEST} is larger than {MAX_MANIFEST_BYTES} bytes")
+    check_manifest(writer.manifest, writer.hashes)
     return True
 
 
@@ -270,7 +349,5 @@ class StreamingExtractor:
 
 
 def max_bytes_from_env() -> int:
-    text = os.environ.get("CRIO_GET_MAX_BYTES", str(DEFAULT_MAX_BYTES))
-    if not text.isdigit() or int(text) < 1:
-        raise CrioError(f"CRIO_GET_MAX_BYTES must be a positive number of bytes, got {text!r}", ExitCode.USAGE)
-    return int(text)
+    """CRIO_GET_MAX_BYTES: 1 to 10**18 - 1 (18 digits), a usage error otherwise (as in scripts/get)."""
+    return env_integer("CRIO_GET_MAX_BYTES", str(DEFAULT_MAX_BYTES), MAX_MAX_BYTES, "bytes")

@@ -37,6 +37,7 @@ from crio.artifacts import (
 from crio.download import Fetcher, NotFound, RetryPolicy
 from crio.errors import CrioError, ExitCode
 from crio.marker import read_marker
+from crio.urls import file_url_path, redact
 from crio_installer import resolve, transaction, verify
 from crio_installer.extract import StreamingExtractor, max_bytes_from_env
 
@@ -56,7 +57,8 @@ class Options:
 
 
 def say(message: str) -> None:
-    print(f"crio-get: {message}", file=sys.stderr, flush=True)
+    """One line on stderr, every URL in it redacted (userinfo, query)."""
+    print(f"crio-get: {redact(message)}", file=sys.stderr, flush=True)
 
 
 def _is_root() -> bool:
@@ -126,6 +128,7 @@ def make_plan(request: Request, fetcher: Fetcher) -> resolve.Plan:
         arch, revision = _local_name(options.file, arch if options.arch else None)
         _check_environment(request)
         tar_url = options.file.resolve().as_uri()
+        file_url_path(tar_url)   # the one file:// rule: a path it cannot express is a usage error now
         return resolve.Plan(arch, revision, f"local file {options.file}", tar_url,
                             tar_url + CHECKSUM_SUFFIX, tar_url + SIGNATURE_SUFFIX)
     marker, given = resolve.marker_or_revision(options.request)
@@ -182,7 +185,10 @@ def _read_marker_at(fetcher: Fetcher, url: str, marker: str) -> str:
     return str(read_marker(data, marker))
 
 
-def _print_plan(plan: resolve.Plan, request: Request, out: Callable[[str], None]) -> None:
+def _print_plan(plan: resolve.Plan, request: Request, print_line: Callable[[str], None]) -> None:
+    def out(line: str) -> None:
+        print_line(redact(line))
+
     options = request.options
     skipped = "; SKIPPED by flag" if options.skip_signature else ""
     out(f"revision: {plan.revision} ({plan.source})")
@@ -228,9 +234,10 @@ def fetch_verified(plan: resolve.Plan, request: Request, fetcher: Fetcher, work:
     say(f"downloading {plan.tarball_url}")
     extractor = None if options.download_dir is not None else StreamingExtractor(work / "staging",
                                                                                   request.max_bytes)
-    partial = options.download_dir / f".{name}.partial" if options.download_dir is not None else None
+    sink, partial = _exclusive_temp(options.download_dir, f".{name}.", ".partial") \
+        if options.download_dir is not None else (None, None)
     try:
-        digest = _stream_tarball(fetcher, plan, partial, extractor)
+        digest = _stream_tarball(fetcher, plan, sink, extractor)
         verify.check_digest(digest.hexdigest(), expected, name)
         say("sha256 verified")
         _verify_signature(digest.digest(), signature if check_sig else None, request, name)
@@ -267,9 +274,9 @@ def _read_optional(fetcher: Fetcher, url: str) -> bytes | None:
         return None
 
 
-def _stream_tarball(fetcher: Fetcher, plan: resolve.Plan, partial: Path | None,
+def _stream_tarball(fetcher: Fetcher, plan: resolve.Plan, sink: BinaryIO | None,
                     extractor: StreamingExtractor | None) -> hashlib._Hash:
-    """Each chunk once: into the hash, the -d file and the extractor; a progress bar on a terminal."""
+    """Each chunk once: into the hash, the -d file (`sink`, closed here) and the extractor; a progress bar on a terminal."""
     digest = hashlib.sha256()
     progress: tqdm | None = None
 
@@ -278,10 +285,6 @@ def _stream_tarball(fetcher: Fetcher, plan: resolve.Plan, partial: Path | None,
         progress = tqdm(total=length, unit="B", unit_scale=True, disable=not sys.stderr.isatty(),
                         desc=plan.tarball_name, leave=False)
 
-    sink: BinaryIO | None = None
-    if partial is not None:
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        sink = open(partial, "wb")
     try:
         for chunk in fetcher.stream(plan.tarball_url, on_length):
             digest.update(chunk)
@@ -314,11 +317,32 @@ def _verify_signature(digest: bytes, signature: bytes | None, request: Request, 
         say(f"no signature is published for {name}: verified by sha256 only")
 
 
+def _exclusive_temp(directory: Path, prefix: str, suffix: str) -> tuple[BinaryIO, Path]:
+    """A new file in the user's `directory`, created with O_EXCL under a random name (never a planted link)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
+    except OSError as exc:
+        raise CrioError(f"cannot write in {directory}: {exc.strerror}", ExitCode.USAGE) from None
+    os.fchmod(fd, 0o644)
+    return open(fd, "wb"), Path(name)
+
+
 def _save_download(directory: Path, partial: Path, name: str, checksum: bytes, signature: bytes | None) -> None:
+    """Rename the verified tarball, then each side file written the same way, over NAME: a link there is replaced."""
     partial.replace(directory / name)
-    (directory / (name + CHECKSUM_SUFFIX)).write_bytes(checksum)
+    side_files = [(name + CHECKSUM_SUFFIX, checksum)]
     if signature is not None:
-        (directory / (name + SIGNATURE_SUFFIX)).write_bytes(signature)
+        side_files.append((name + SIGNATURE_SUFFIX, signature))
+    for target, data in side_files:
+        sink, temp = _exclusive_temp(directory, f".{target}.", ".partial")
+        try:
+            with sink:
+                sink.write(data)
+            temp.replace(directory / target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
     say(f"downloaded and verified {name} into {directory}")
 
 

@@ -18,6 +18,7 @@ from crio.artifacts import (
 )
 from crio.errors import CrioError, ExitCode
 from crio.revision import ACCEPTED_REVISIONS, parse_minor_series, parse_revision
+from crio.urls import file_url_path, redact_url
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,10 @@ def base_url_for(bucket: str | None, url: str | None) -> str:
         raise CrioError("-b and -u exclude each other", ExitCode.USAGE)
     if url:
         if not url.startswith(("http://", "https://", "file://")):
-            raise CrioError(f"invalid URL {url!r}: expected http://, https:// or file://", ExitCode.USAGE)
+            raise CrioError(f"invalid URL '{redact_url(url)}': expected http://, https:// or file://",
+                            ExitCode.USAGE)
+        if url.startswith("file://"):
+            file_url_path(url)   # another host, '?', '#', a bad escape: a usage error before anything is read
         return url
     return public_base_url(bucket) if bucket else public_base_url()
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_TOP, INSTALL_RECORD, INSTALL_STATE_DIR
 from crio.errors import CrioError, ExitCode
+from crio_installer.destinations import check_destinations
 
 Log = Callable[[str], None]
 
@@ -201,6 +202,7 @@ def install_bundle(staging: Path, destdir: str, log: Log, verified_sha256: str |
     sdir = state_dir(destdir)
     raw = [line for line in listed.stdout.splitlines() if line.strip()]
     paths = list(dict.fromkeys([*raw, str(sdir / INSTALL_RECORD), str(sdir / BUNDLE_INSTALL_SCRIPT)]))
+    check_destinations(paths, destdir)   # the plan is known: refuse FIFOs, directories, links out of DESTDIR
     recover(destdir, log)
     txn = begin(paths, destdir)
     log(f"installing {len(raw)} files")

@@ -9,6 +9,7 @@ and see each one fail.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from crio.errors import INSTALL_SCRIPT_CODES, INSTALLER_CODES, CrioError, ExitCo
 from crio.marker import read_marker
 from crio.record import format_row, parse_record, rows_by_path
 from crio.revision import parse_minor_series, parse_revision
+from crio.urls import file_url_path, redact, redact_url
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 GOOD_REVISIONS = [
@@ -303,6 +305,66 @@ def check_records(install_script: Path, tmp: Path) -> None:
                      install_script)
 
 
+FILE_URLS = [
+    "file:///a%5Cnb", "file:///a\\x41", "file:///a\\nb", "file://evil/x", "file://localhost/x", "file://LocalHost/x",
+    "file:///a%2Fb", "file:///x?y#z", "file:///x#z", "file:///x?", "file:///a%00b", "file:///a%0a", "file:///a%0D",
+    "file:///a%7f", "file:///a%1F", "file:///a%zz", "file:///a%", "file:///a%4", "file:///%25%32%35",
+    "file:///%e2%82%ac", "file:///a%ff", "file:///caf\u00e9", "file://", "file:///", "file://localhost",
+    "file:////srv//bucket/", "file:///a b", "file:///a%20b", "file:///a%25", "FILE:///x", "file:/x",
+    "https://host/x", "file:///a\tb", "file://user@localhost/x", "file://localhost:80/x",
+]
+REDACT_URLS = [
+    "https://user:pa@ss@host:8/p/a?X-Goog-Signature=abc#f", "https://user@host/x", "http://h/x#a?b",
+    "http://h/x?a#b", "http://h", "http://h?q", "https://u@h?q", "plain text", "", "file:///a?b",
+    "https://host/path/with@at", "gs://bucket/o?generation=1", "https://h/x/", "https://:@h/",
+]
+REDACT_TEXTS = [
+    "downloading 'https://u:p@h/x?sig=1' and http://h/y?z (retry) ok",
+    "marker latest-main.txt not found at https://admin:hunter2@mirror/b/latest-main.txt",
+    "no url here", "two: http://a@b/c?d http://e/f#g.", 'quoted "https://u@h/p?q" <https://x@y/z>',
+    "x [https://u@h/a?b] y", "ipv6 http://u:p@[::1]:8080/x?sig=1 end", "tab\thttp://a:b@c/d?e\tend",
+]
+
+
+def query_bytes(calls: list[list[str]], script: Path = GET_SCRIPT) -> list[tuple[int, bytes]]:
+    """`query` for answers that may hold any byte (decoded file:// paths)."""
+    payload = b"".join("\x1f".join(call).encode("utf-8", "surrogateescape") + b"\0" for call in calls)
+    proc = subprocess.run(["bash", str(script), "--contract"], input=payload, capture_output=True, check=True)
+    results = []
+    for record in proc.stdout.split(b"\0")[:-1]:
+        code, _, out = record.partition(b"\t")
+        results.append((int(code), out))
+    assert len(results) == len(calls)
+    return results
+
+
+def check_file_urls(get_script: Path) -> None:
+    """scripts/get reads file:// URLs and shows URLs by crio.urls' rules, byte for byte."""
+    def python(url: str) -> bytes | None:
+        """The path as bytes, or None when refused (a usage error in both installers)."""
+        path = python_or_none(file_url_path, url)
+        return None if path is None else os.fsencode(path)
+
+    mismatches = []
+    calls = [["file_url_path", u] for u in FILE_URLS]
+    for call, want, (code, out) in zip(calls, [python(u) for u in FILE_URLS], query_bytes(calls, get_script),
+                                       strict=True):
+        if (out if code == 0 else None) != want:
+            mismatches.append(f"{call}: bash {out!r} (exit {code}), python {want!r}")
+    assert not mismatches, "\n".join(mismatches)
+    compare_outcomes([["redact_url", u] for u in REDACT_URLS], [(0, redact_url(u)) for u in REDACT_URLS],
+                     get_script)
+    compare_outcomes([["redact_text", t] for t in REDACT_TEXTS], [(0, redact(t)) for t in REDACT_TEXTS],
+                     get_script)
+
+
+def test_file_urls_and_redaction_follow_one_rule() -> None:
+    accepted = [u for u in FILE_URLS if python_or_none(file_url_path, u) is not None]
+    assert "file:///a\\x41" in accepted and "file://evil/x" not in accepted, "table is wrong"
+    assert file_url_path("file:///a\\x41") == "/a\\x41" and file_url_path("file:///a%5Cnb") == "/a\\nb"
+    check_file_urls(GET_SCRIPT)
+
+
 def test_exit_codes_and_help_match_crio_errors() -> None:
     check_exit_codes(GET_SCRIPT, INSTALL_SCRIPT)
 
@@ -353,6 +415,10 @@ MUTATIONS = [
     ("install", "        path=${path#./}\n", "", "manifests"),
     ("install", "[[ $mode =~ ^0[0-7]{3}$ ]]", "[[ $mode =~ ^[0-7]{3,4}$ ]]", "records"),
     ("install", '[ "${#tabs}" -ne 3 ]', '[ "${#tabs}" -gt 3 ]', "records"),
+    ("get", 'out="/$out$path"', 'out="$(printf \'%b\' "/$out$path")"', "file_urls"),
+    ("get", "case \"${host,,}\" in '' | localhost) ;;", "case \"${host,,}\" in *) ;;", "file_urls"),
+    ("get", "case \"$path\" in *'?'* | *'#'*) return 1 ;; esac", "path=\"${path%%[?#]*}\"", "file_urls"),
+    ("get", 'case "$authority" in *@*) authority="***@${authority##*@}" ;; esac', "", "file_urls"),
 ]
 
 
@@ -364,6 +430,7 @@ def test_a_changed_copy_fails_the_contract(tmp_path: Path) -> None:
         "markers": lambda get, _install: check_markers(get, tmp_path),
         "manifests": lambda _get, install: check_manifests(install, tmp_path),
         "records": lambda _get, install: check_records(install, tmp_path),
+        "file_urls": lambda get, _install: check_file_urls(get),
     }
     for check in checks.values():
         check(GET_SCRIPT, INSTALL_SCRIPT)           # the originals pass ...

@@ -7,6 +7,10 @@ must never be published in the first place.
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
 from crio.arch import ELF_MACHINES
 from crio.errors import CrioError, ExitCode
 from crio_release.build.elf import MACHINE_NAMES, elf_machine
@@ -48,3 +52,23 @@ def check_conflicts(files: list[StagedFile]) -> None:
                     f"of {owner[parent]} but {staged.component} writes cri-o/{staged.dest} below it",
                     ExitCode.PATH_CONFLICT,
                 )
+
+
+#: Where a staged path may be a symlink: nix's store is immutable and content-addressed (as in sources._walk).
+NIX_STORE = Path("/nix/store")
+
+
+def check_regular_files(files: list[StagedFile]) -> None:
+    """Every staged file is a regular file, not a link: the bundle carries regular files and directories only.
+
+    The tarball writer only ever writes regular-file entries, so a link here would silently become a copy
+    of whatever it points to on the build host; it is refused instead (nix store links excepted).
+    """
+    for staged in files:
+        st = os.lstat(staged.path)
+        if stat.S_ISLNK(st.st_mode) and not staged.path.resolve().is_relative_to(NIX_STORE):
+            raise CrioError(f"component {staged.component}: {staged.path} (cri-o/{staged.dest}) is a symlink; "
+                            "bundles carry regular files only", ExitCode.BUILD)
+        if not stat.S_ISLNK(st.st_mode) and not stat.S_ISREG(st.st_mode):
+            raise CrioError(f"component {staged.component}: {staged.path} (cri-o/{staged.dest}) is not a regular "
+                            "file; bundles carry regular files only", ExitCode.BUILD)
