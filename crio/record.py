@@ -124,6 +124,19 @@ def rows_by_path(record: Record) -> dict[str, RecordRow]:
     return out
 
 
+def check_row_paths(text: str, where: str = "record.tsv") -> None:
+    """The installers' own check before any install script reads the record: every row's first field is a
+    path that cannot leave its root (older install scripts do not check it themselves). Lenient on the rest
+    of the row, which is the script's format: blank and `#` lines are skipped."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line == "" or line.startswith("#"):
+            continue
+        why = path_error(line.split("\t", 1)[0])
+        if why is not None:
+            raise RecordError(f"{where} line {number}: the path is not absolute and normalised ({why}): "
+                              "nothing is removed or replaced by this record")
+
+
 def read_metadata(text: str) -> dict[str, str]:
     """Only the `#KEY<TAB>VALUE` lines of a record (first one of a key wins); the rows are the script's to read."""
     meta: dict[str, str] = {}

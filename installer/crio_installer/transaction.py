@@ -26,7 +26,7 @@ from pathlib import Path
 from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_TOP, INSTALL_RECORD, INSTALL_STATE_DIR
 from crio.errors import CrioError, ExitCode
 from crio.paths import is_below, normalisation_error
-from crio.record import INSTALL_SCRIPT_KEY, read_metadata, with_metadata
+from crio.record import INSTALL_SCRIPT_KEY, check_row_paths, read_metadata, with_metadata
 from crio_installer import journal
 from crio_installer.lock import LOCK_NAME, RootLock, lock_timeout_from_env
 
@@ -227,6 +227,13 @@ def stamp_record(sdir: Path, meta: dict[str, str]) -> None:
     os.replace(staged, record)
 
 
+def check_record(sdir: Path) -> None:
+    """Refuse a record with a row path that could leave the root, before any install script reads it."""
+    record = sdir / INSTALL_RECORD
+    if record.is_file():
+        check_row_paths(record.read_bytes().decode("utf-8", "surrogateescape"), str(record))
+
+
 def _lock(destdir: str, log: Log) -> RootLock:
     sdir = state_dir(destdir)
     return RootLock(sdir, sdir / INSTALL_RECORD, lock_timeout_from_env(), log)
@@ -251,6 +258,7 @@ def install_bundle(staging: Path, destdir: str, log: Log, verified_sha256: str |
     sdir = state_dir(destdir)
     with _lock(destdir, log) as lock:
         recover(destdir, log)
+        check_record(sdir)
         listed = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", "--list"], cwd=bundle,
                                 capture_output=True, text=True, check=False)
         if listed.returncode != 0:
@@ -334,6 +342,7 @@ def uninstall(destdir: str, log: Log) -> None:
     sdir = state_dir(destdir)
     with _lock(destdir, log) as lock, tempfile.TemporaryDirectory(prefix="crio-get.") as work:
         recover(destdir, log)
+        check_record(sdir)
         script = verified_install_script(sdir, Path(work))
         parents = _recorded_state_parents(sdir, destdir)
         if subprocess.run(["bash", str(script), "--uninstall"], check=False, pass_fds=(lock.fd,)).returncode != 0:

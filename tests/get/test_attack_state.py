@@ -346,6 +346,24 @@ def test_a_planted_record_line_deletes_nothing_outside(installer: str, published
     assert snapshot(dest) == before
 
 
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_a_planted_record_line_is_refused_even_for_a_script_that_does_not_check(installer: str, bucket: Path,
+                                                                              tmp_path: Path) -> None:
+    """The fixture script, like an older bundle's, removes every recorded path on --uninstall: the installer's
+    own check of the record stops it first."""
+    dest, victim = tmp_path / "dest", tmp_path / "victim"
+    victim.write_text("precious\n")
+    assert run_get(installer, args_for(bucket, "v1.0.5"), destdir=dest, tmpdir=tmp_path / "tmp").returncode == 0
+    with open(dest / STATE / INSTALL_RECORD, "a") as handle:
+        handle.write(f"{dest}/../victim\t{sha256(victim)}\n")
+    before = snapshot(dest)
+    for args in (["-U"], args_for(bucket, "v1.0.6")):
+        result = run_get(installer, args, destdir=dest, tmpdir=tmp_path / "tmp")
+        assert "not absolute and normalised" in refused(result, ExitCode.INSTALL)
+    assert victim.read_text() == "precious\n"
+    assert snapshot(dest) == before
+
+
 # --- the stored install script runs only as installed -----------------------------------------------
 
 def tamper(script: Path, canary: Path) -> None:
@@ -463,3 +481,16 @@ def test_the_install_script_itself_refuses_what_would_break_a_rendered_file(valu
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("install: error: BINDIR=")
     assert not dest.exists()
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+@pytest.mark.parametrize("target", ["victim", "absent-file"])
+def test_a_planted_lock_link_is_refused(target: str, installer: str, bucket: Path, tmp_path: Path) -> None:
+    dest, victim = tmp_path / "dest", tmp_path / "victim"
+    victim.write_text("precious\n")
+    (dest / STATE).mkdir(parents=True)
+    (dest / STATE / "lock").symlink_to(tmp_path / target)
+    result = run_get(installer, args_for(bucket, "v1.0.5"), destdir=dest, tmpdir=tmp_path / "tmp")
+    assert "lock" in refused(result, ExitCode.INSTALL)
+    assert victim.read_text() == "precious\n" and not (tmp_path / "absent-file").exists()
+    assert (dest / STATE / "lock").is_symlink() and not (dest / "usr").exists()

@@ -32,7 +32,7 @@ from crio.bundle_manifest import BundleFile, BundleManifest
 from crio.errors import INSTALL_SCRIPT_CODES, INSTALLER_CODES, CrioError, ExitCode, exit_code_help
 from crio.marker import read_marker
 from crio.paths import check_path_variable
-from crio.record import format_row, parse_record, rows_by_path
+from crio.record import check_row_paths, format_row, parse_record, rows_by_path
 from crio.revision import parse_minor_series, parse_revision
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -336,6 +336,22 @@ def check_records(install_script: Path, tmp: Path) -> None:
                      install_script)
 
 
+def check_record_paths(get_script: Path, tmp: Path) -> None:
+    """scripts/get refuses the records crio.record.check_row_paths refuses (its own check before any script)."""
+    records = [*RECORDS, f"{HEX}\t/x\n", "/a\n/b/../c\tx\n", "#/../x\n\n/ok\n", "/ok\n/../x"]
+    calls = []
+    for index, text in enumerate(records):
+        (tmp / f"paths{index}.tsv").write_text(text)
+        calls.append(["record_check", str(tmp / f"paths{index}.tsv")])
+    def python(text: str) -> str:
+        check_row_paths(text)
+        return ""
+
+    expected = [python_outcome(python, t) for t in records]
+    assert [code for code, _ in expected].count(0) == 13, f"table is wrong: {expected}"
+    compare_outcomes(calls, expected, get_script)
+
+
 HEX2 = "cd" * 32
 #: Transactions (files of a transaction dir; {D} is DESTDIR, {S} the state dir) and whether to replay.
 TRANSACTIONS: list[tuple[dict[str, str], bool]] = [
@@ -392,6 +408,10 @@ def check_journals(get_script: Path, tmp: Path) -> None:
         expected.append(python_outcome(python, txn, str(dest), replay))
     assert [code for code, _ in expected].count(0) == 3, f"table is wrong: {expected}"
     compare_outcomes(calls, expected, get_script)
+
+
+def test_record_row_paths_are_checked_by_the_installer_by_one_rule(tmp_path: Path) -> None:
+    check_record_paths(GET_SCRIPT, tmp_path)
 
 
 def test_path_variables_are_checked_by_one_rule() -> None:
