@@ -235,7 +235,12 @@ def check_record(sdir: Path) -> None:
 
 
 def _lock(destdir: str, log: Log) -> RootLock:
+    """The root's lock; its path is checked like any destination (no symlinked directory leads it out)."""
     sdir = state_dir(destdir)
+    why = journal.destination_error(str(sdir / LOCK_NAME), destdir)
+    if why is not None:
+        raise CrioError(f"the state directory {sdir} cannot hold the lock ({why}); nothing was changed",
+                        ExitCode.INSTALL)
     return RootLock(sdir, sdir / INSTALL_RECORD, lock_timeout_from_env(), log)
 
 

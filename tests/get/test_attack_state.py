@@ -494,3 +494,17 @@ def test_a_planted_lock_link_is_refused(target: str, installer: str, bucket: Pat
     assert "lock" in refused(result, ExitCode.INSTALL)
     assert victim.read_text() == "precious\n" and not (tmp_path / "absent-file").exists()
     assert (dest / STATE / "lock").is_symlink() and not (dest / "usr").exists()
+
+
+@pytest.mark.parametrize("action", ["install", "uninstall"])
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_a_state_dir_symlinked_out_of_destdir_is_not_used(installer: str, action: str, bucket: Path,
+                                                          tmp_path: Path) -> None:
+    dest, outside = tmp_path / "dest", tmp_path / "outside"
+    outside.mkdir()
+    (dest / "var").mkdir(parents=True)
+    (dest / "var/lib").symlink_to(outside)
+    args = ["-U"] if action == "uninstall" else args_for(bucket, "v1.0.5")
+    result = run_get(installer, args, destdir=dest, tmpdir=tmp_path / "tmp")
+    assert "outside DESTDIR" in refused(result, ExitCode.INSTALL)
+    assert list(outside.iterdir()) == [] and not (dest / "usr").exists()
