@@ -21,7 +21,8 @@ EXIT_CODES = exit_code_help(INSTALLER_CODES)
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="\b\nVerification: the sha256 is always checked; a published .sig needs -k (or the skip flag),\n"
     "and -k needs a published .sig.\nEnvironment: DESTDIR, PREFIX, ... pass to the bundle's install script;\n"
-    "CRIO_GET_TIMEOUT, CRIO_GET_RETRIES, CRIO_GET_RETRY_DELAY, CRIO_GET_MAX_BYTES, CRIO_VERIFY_KEY.\n\b\nExit codes:\n" + EXIT_CODES,
+    "CRIO_GET_TIMEOUT, CRIO_GET_RETRIES, CRIO_GET_RETRY_DELAY, CRIO_GET_MAX_BYTES, CRIO_VERIFY_KEY,\n"
+    "CRIO_GET_LOCK_TIMEOUT (seconds to wait for another install on this root, default 60).\n\b\nExit codes:\n" + EXIT_CODES,
 )
 @click.option("-a", "--arch", help="architecture (default: from uname -m)")
 @click.option("-t", "--tag", "--revision", "request",

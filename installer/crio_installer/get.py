@@ -37,9 +37,11 @@ from crio.artifacts import (
 from crio.download import Fetcher, NotFound, RetryPolicy
 from crio.errors import CrioError, ExitCode
 from crio.marker import read_marker
+from crio.paths import check_destdir, check_install_environment
 from crio.urls import file_url_path, redact
 from crio_installer import resolve, transaction, verify
 from crio_installer.extract import StreamingExtractor, max_bytes_from_env
+from crio_installer.lock import lock_timeout_from_env
 
 
 @dataclass
@@ -80,6 +82,7 @@ class Request:
         destdir = os.environ.get("DESTDIR", "")
         if destdir and not destdir.startswith("/"):
             raise CrioError(f"DESTDIR must be an absolute path, got {destdir!r}", ExitCode.USAGE)
+        destdir = check_state_settings(destdir)
         policy = RetryPolicy.from_env()
         max_bytes = max_bytes_from_env()
         key = options.key
@@ -91,6 +94,13 @@ class Request:
     def installs(self) -> bool:
         """Whether this run writes below DESTDIR (not -n, not -d)."""
         return not self.options.dry_run and self.options.download_dir is None
+
+
+def check_state_settings(destdir: str) -> str:
+    """DESTDIR ('' for the real root), every path variable set and CRIO_GET_LOCK_TIMEOUT: usage errors first."""
+    check_install_environment()
+    lock_timeout_from_env()
+    return check_destdir(destdir)
 
 
 def run(options: Options, out: Callable[[str], None] = print) -> None:

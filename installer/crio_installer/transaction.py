@@ -5,20 +5,31 @@ Layout below $DESTDIR/var/lib/crio-install/transaction/: `journal` lines
 `newdir<TAB>0<TAB>DIR`; `statedirs` (state directories this run created),
 `ready`, `committed`. Either installer can roll back the other's interrupted
 run: the journal is replayed backwards, and removed by renaming first so an
-interrupted removal is never replayed.
+interrupted removal is never replayed. A journal is data found on the node:
+it is checked whole before any of it is replayed (crio_installer.journal), and
+only under the root's lock (crio_installer.lock), so a live transaction of
+another run is never taken for an interrupted one. A transaction without
+`ready` never reached the install script: nothing is replayed, it is dropped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_TOP, INSTALL_RECORD, INSTALL_STATE_DIR
 from crio.errors import CrioError, ExitCode
+from crio.paths import is_below, normalisation_error
+from crio.record import INSTALL_SCRIPT_KEY, check_row_paths, read_metadata, with_metadata
+from crio_installer import journal
 from crio_installer.destinations import check_destinations
+from crio_installer.lock import LOCK_NAME, RootLock, lock_timeout_from_env
 
 Log = Callable[[str], None]
 
@@ -55,31 +66,34 @@ def _copy(src: Path, dst: Path) -> None:
             pass
 
 
+def _own(name: str) -> bool:
+    """The transaction's own entries and the lock: never backed up, restored or swept."""
+    return name.startswith("transaction") or name == LOCK_NAME
+
+
 def _state_entries(sdir: Path) -> list[str]:
-    """Entries below the state dir, deepest last, the transaction's own directories left out."""
+    """Entries below the state dir, deepest last, the transaction's own directories and the lock left out."""
     out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(sdir):
-        dirnames[:] = [d for d in dirnames if not (Path(dirpath) == sdir and d.startswith("transaction"))]
+        dirnames[:] = [d for d in dirnames if not (Path(dirpath) == sdir and _own(d))]
         out.extend(os.path.join(dirpath, n) for n in dirnames + filenames
-                   if not (Path(dirpath) == sdir and n.startswith("transaction")))
+                   if not (Path(dirpath) == sdir and _own(n)))
     return out
 
 
-def _sweep_state(txn: Path) -> None:
+def _sweep_state(txn: Path, keep: set[str] | None) -> None:
     """Remove what appeared in the state dir during the transaction (the install script's temporary files)."""
-    listing = txn / "statefiles"
-    if not listing.is_file():
+    if keep is None:
         return
-    keep = set(listing.read_text().splitlines())
     for entry in sorted(_state_entries(txn.parent), key=lambda p: p.count("/"), reverse=True):
         if entry not in keep:
             _remove(Path(entry))
 
 
-def discard(txn: Path, destdir: str) -> None:
-    statedirs: list[str] = []
-    if (txn / "statedirs").is_file():
-        statedirs = [line for line in (txn / "statedirs").read_text().splitlines() if line]
+def discard(txn: Path, destdir: str, statedirs: list[str] | None = None) -> None:
+    """Remove a transaction directory (renamed first), and the state dirs it made when nothing is installed."""
+    if statedirs is None:
+        statedirs = journal.check(txn, destdir, state_dir(destdir), replay=False).statedirs
     done = txn.with_name(f"transaction.done.{os.getpid()}")
     txn.rename(done)
     shutil.rmtree(done, ignore_errors=True)
@@ -92,28 +106,27 @@ def discard(txn: Path, destdir: str) -> None:
 
 
 def rollback(txn: Path, destdir: str) -> None:
-    """Replay a journal backwards: restore saved files, remove new files and directories."""
-    journal = txn / "journal"
-    if journal.is_file():
-        for line in reversed(journal.read_text().splitlines()):
-            kind, index, path_text = line.split("\t", 2)
-            path = Path(path_text)
-            if kind == "saved":
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                elif _exists(path):
-                    path.unlink()
-                path.parent.mkdir(parents=True, exist_ok=True)
-                _copy(txn / "backup" / index, path)
-            elif kind == "absent":
-                _remove(path)
-            elif kind == "newdir":
-                try:
-                    path.rmdir()
-                except OSError:
-                    pass
-    _sweep_state(txn)
-    discard(txn, destdir)
+    """Check the whole journal, then replay it backwards: restore saved files, remove new files and directories.
+
+    A journal that fails the check is not replayed at all (JournalError, exit 7).
+    """
+    replay = (txn / "ready").exists()
+    checked = journal.check(txn, destdir, state_dir(destdir), replay=replay)
+    for entry in reversed(checked.entries):
+        path = Path(entry.path)
+        if entry.kind == "saved":
+            _remove(path)       # an (empty) directory is removed with rmdir; the check refused non-empty ones
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _copy(txn / "backup" / entry.index, path)
+        elif entry.kind == "absent":
+            _remove(path)
+        elif entry.kind == "newdir":
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+    _sweep_state(txn, checked.statefiles)
+    discard(txn, destdir, checked.statedirs)
 
 
 def recover(destdir: str, log: Log) -> None:
@@ -122,9 +135,9 @@ def recover(destdir: str, log: Log) -> None:
     for leftover in sdir.glob("transaction.done.*"):
         shutil.rmtree(leftover, ignore_errors=True)
     txn = sdir / "transaction"
-    if not txn.is_dir():
+    if not (txn.is_dir() or txn.is_symlink()):
         return
-    if (txn / "committed").exists():
+    if (txn / "committed").exists() and not txn.is_symlink():
         discard(txn, destdir)
     else:
         log("an earlier install was interrupted: restoring the installation it started from")
@@ -180,12 +193,65 @@ def commit(txn: Path, destdir: str) -> None:
     discard(txn, destdir)
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_plan_paths(paths: list[str], destdir: str) -> None:
+    """Every path the bundle's `install --list` printed is one this install may back up and replace."""
+    for path in paths:
+        why = journal.destination_error(path, destdir)
+        if why is not None:
+            raise CrioError(f"the bundle's install --list printed {path!r}, which is not a destination of this "
+                            f"install ({why}); nothing was changed", ExitCode.INSTALL)
+
+
+def stamp_record(sdir: Path, meta: dict[str, str]) -> None:
+    """Put `#KEY<TAB>VALUE` metadata lines first in the record the install script wrote (rows kept as written).
+
+    Written beside the record (exclusive create, no links followed) and renamed over it, inside the
+    transaction: a failure rolls the install back.
+    """
+    record = sdir / INSTALL_RECORD
+    if record.is_symlink() or not record.is_file():
+        return
+    text = with_metadata(record.read_bytes().decode("utf-8", "surrogateescape"), meta)
+    staged = sdir / f".record.stamp.{os.getpid()}"
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(text.encode("utf-8", "surrogateescape"))
+    os.chmod(staged, 0o644)
+    os.replace(staged, record)
+
+
+def check_record(sdir: Path) -> None:
+    """Refuse a record with a row path that could leave the root, before any install script reads it."""
+    record = sdir / INSTALL_RECORD
+    if record.is_file():
+        check_row_paths(record.read_bytes().decode("utf-8", "surrogateescape"), str(record))
+
+
+def _lock(destdir: str, log: Log) -> RootLock:
+    """The root's lock; its path is checked like any destination (no symlinked directory leads it out)."""
+    sdir = state_dir(destdir)
+    why = journal.destination_error(str(sdir / LOCK_NAME), destdir)
+    if why is not None:
+        raise CrioError(f"the state directory {sdir} cannot hold the lock ({why}); nothing was changed",
+                        ExitCode.INSTALL)
+    return RootLock(sdir, sdir / INSTALL_RECORD, lock_timeout_from_env(), log)
+
+
 def install_bundle(staging: Path, destdir: str, log: Log, verified_sha256: str | None = None) -> None:
-    """Run `cri-o/install` in a transaction: on failure the previous installation is restored.
+    """Run `cri-o/install` in a transaction, under the root's lock: on failure the previous installation is restored.
 
     `verified_sha256`: the tarball's sha256, when it was verified and every file was checked against
     manifest.json while extracting; an install script that offers --verified-tarball then skips
-    hashing every file again (older ones are run as they are).
+    hashing every file again (older ones are run as they are). The sha256 of the install script
+    (which it keeps in the state dir) is recorded for `-U`.
     """
     bundle = staging / BUNDLE_TOP
     extra: list[str] = []
@@ -194,42 +260,99 @@ def install_bundle(staging: Path, destdir: str, log: Log, verified_sha256: str |
                                  capture_output=True, text=True, check=False)
         if offered.returncode == 0 and "--verified-tarball SHA256" in offered.stdout:
             extra = ["--verified-tarball", verified_sha256]
-    listed = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", "--list"], cwd=bundle,
-                            capture_output=True, text=True, check=False)
-    if listed.returncode != 0:
-        first = (listed.stderr.strip().splitlines() or [""])[0]
-        raise CrioError(f"the bundle's install --list failed: {first}", ExitCode.INSTALL)
+    script_sha256 = _sha256(bundle / BUNDLE_INSTALL_SCRIPT)
     sdir = state_dir(destdir)
-    raw = [line for line in listed.stdout.splitlines() if line.strip()]
-    paths = list(dict.fromkeys([*raw, str(sdir / INSTALL_RECORD), str(sdir / BUNDLE_INSTALL_SCRIPT)]))
-    check_destinations(paths, destdir)   # the plan is known: refuse FIFOs, directories, links out of DESTDIR
-    recover(destdir, log)
-    txn = begin(paths, destdir)
-    log(f"installing {len(raw)} files")
+    with _lock(destdir, log) as lock:
+        recover(destdir, log)
+        check_record(sdir)
+        listed = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", "--list"], cwd=bundle,
+                                capture_output=True, text=True, check=False)
+        if listed.returncode != 0:
+            first = (listed.stderr.strip().splitlines() or [""])[0]
+            raise CrioError(f"the bundle's install --list failed: {first}", ExitCode.INSTALL)
+        raw = [line for line in listed.stdout.splitlines() if line.strip()]
+        paths = list(dict.fromkeys([*raw, str(sdir / INSTALL_RECORD), str(sdir / BUNDLE_INSTALL_SCRIPT)]))
+        check_plan_paths(paths, destdir)
+        check_destinations(paths, destdir)   # refuse FIFOs, directories, links out of DESTDIR
+        txn = begin(paths, destdir)
+        log(f"installing {len(raw)} files")
+        try:
+            result = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", *extra], cwd=bundle, check=False,
+                                    pass_fds=(lock.fd,))
+            if result.returncode == 0:
+                stamp_record(sdir, {INSTALL_SCRIPT_KEY: script_sha256})
+        except BaseException:
+            rollback(txn, destdir)
+            raise
+        if result.returncode != 0:
+            log(f"the bundle's install script failed (exit {result.returncode}): restoring the previous installation")
+            rollback(txn, destdir)
+            if result.returncode == ExitCode.VERIFICATION:
+                # The script's own verification failure: the bundle is bad, not the host.
+                raise CrioError("the bundle failed its own verification; the previous installation is restored",
+                                ExitCode.VERIFICATION)
+            raise CrioError(f"install failed (exit {result.returncode}); the previous installation is restored",
+                            ExitCode.INSTALL)
+        commit(txn, destdir)
+
+
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def verified_install_script(sdir: Path, into: Path) -> Path:
+    """A private copy of the stored install script, made only if it matches the sha256 the record holds.
+
+    The bytes hashed are the bytes run (no second read of a file anyone could swap meanwhile).
+    """
+    script, record = sdir / BUNDLE_INSTALL_SCRIPT, sdir / INSTALL_RECORD
+    if not script.is_file() or not record.is_file():
+        missing = script if not script.is_file() else record
+        raise CrioError(f"no installation recorded: {missing} not found", ExitCode.INSTALL)
     try:
-        result = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", *extra], cwd=bundle, check=False)
-    except BaseException:
-        rollback(txn, destdir)
-        raise
-    if result.returncode != 0:
-        log(f"the bundle's install script failed (exit {result.returncode}): restoring the previous installation")
-        rollback(txn, destdir)
-        if result.returncode == ExitCode.VERIFICATION:
-            # The script's own verification failure: the bundle is bad, not the host.
-            raise CrioError("the bundle failed its own verification; the previous installation is restored",
-                            ExitCode.VERIFICATION)
-        raise CrioError(f"install failed (exit {result.returncode}); the previous installation is restored",
-                        ExitCode.INSTALL)
-    commit(txn, destdir)
+        fd = os.open(script, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise CrioError(f"the stored install script {script} cannot be read safely ({exc.strerror})",
+                        ExitCode.VERIFICATION) from None
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read()
+    expected = read_metadata(record.read_bytes().decode("utf-8", "surrogateescape")).get(INSTALL_SCRIPT_KEY, "")
+    if not _SHA256_RE.match(expected):
+        raise CrioError(f"{record} holds no sha256 of the install script (#{INSTALL_SCRIPT_KEY}): {script} is not "
+                        "run; check it, then run it with --uninstall yourself", ExitCode.VERIFICATION)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise CrioError(f"the stored install script {script} does not match the sha256 recorded at install time "
+                        f"(expected {expected}, got {actual}): not run", ExitCode.VERIFICATION)
+    copy = into / BUNDLE_INSTALL_SCRIPT
+    copy.write_bytes(data)
+    copy.chmod(0o700)
+    return copy
+
+
+def _recorded_state_parents(sdir: Path, destdir: str) -> list[Path]:
+    """The dir rows of the record that are the state dir or its parents (deepest first).
+
+    The uninstall cannot remove them while the lock file is inside; the lock removes them after.
+    """
+    state = str(sdir)[len(destdir):]
+    out = []
+    for line in (sdir / INSTALL_RECORD).read_bytes().decode("utf-8", "surrogateescape").splitlines():
+        fields = line.split("\t")
+        if len(fields) == 4 and fields[3] == "dir" and normalisation_error(fields[0]) is None \
+                and fields[0] != "/" and (fields[0] == state or is_below(state, fields[0])):
+            out.append(Path(destdir + fields[0]))
+    return sorted(out, key=lambda p: len(str(p)), reverse=True)
 
 
 def uninstall(destdir: str, log: Log) -> None:
-    """Remove what the last install recorded, with the install script it kept."""
+    """Remove what the last install recorded, with the install script it kept (once its sha256 matched)."""
     sdir = state_dir(destdir)
-    recover(destdir, log)
-    script = sdir / BUNDLE_INSTALL_SCRIPT
-    if not script.is_file():
-        raise CrioError(f"no installation recorded: {script} not found", ExitCode.INSTALL)
-    if subprocess.run(["bash", str(script), "--uninstall"], check=False).returncode != 0:
-        raise CrioError("uninstall failed", ExitCode.INSTALL)
+    with _lock(destdir, log) as lock, tempfile.TemporaryDirectory(prefix="crio-get.") as work:
+        recover(destdir, log)
+        check_record(sdir)
+        script = verified_install_script(sdir, Path(work))
+        parents = _recorded_state_parents(sdir, destdir)
+        if subprocess.run(["bash", str(script), "--uninstall"], check=False, pass_fds=(lock.fd,)).returncode != 0:
+            raise CrioError("uninstall failed", ExitCode.INSTALL)
+        lock.also_remove = parents
     log("uninstalled")

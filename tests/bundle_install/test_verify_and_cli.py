@@ -109,8 +109,9 @@ def test_usage_errors_exit_2_with_one_line(bundle: Path, destdir: Path, env: dic
 def test_relative_path_variable_is_a_usage_error(bundle: Path, destdir: Path, env: dict[str, str]) -> None:
     out = run_install(bundle / "install", env={**env, "PREFIX": "usr/local"})
     assert out.returncode == 2
-    assert out.stderr.strip() == ("install: error: PREFIX='usr/local' is not an absolute path: "
-                                  "accepted is a path starting with /")
+    assert out.stderr.strip() == ("install: error: PREFIX='usr/local' is not accepted (not absolute): use an "
+                                  "absolute path such as /usr/local: no '.', '..', empty component or trailing "
+                                  "'/', only letters, digits and . _ + , : = ~ & -")
     assert snapshot(destdir) == {}
 
 

@@ -462,8 +462,13 @@ def test_a_link_in_destdir_leading_outside_is_refused(installer: str, link: str,
     destdir = str(world.destdir) if spelling == "plain" else str(world.destdir).replace("/", "//") + "/"
     result = run_get(installer, args, destdir=None, tmpdir=world.tmp, env={"DESTDIR": destdir})
     detail = detail_of(installer, args, result)
-    assert result.returncode == ExitCode.INSTALL, detail
-    assert len(error_lines(result)) == 1 and str(path) in error_lines(result)[0], detail
+    if spelling == "extra-slashes":
+        # DESTDIR is data too (crio.paths): a spelling with empty components is refused before anything.
+        assert result.returncode == ExitCode.USAGE, detail
+        assert len(error_lines(result)) == 1 and "DESTDIR=" in error_lines(result)[0], detail
+    else:
+        assert result.returncode == ExitCode.INSTALL, detail
+        assert len(error_lines(result)) == 1 and str(path) in error_lines(result)[0], detail
     world.unchanged_since(before, detail)
     assert not (world.canary / "nowhere").exists()
 

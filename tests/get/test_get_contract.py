@@ -13,6 +13,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from crio_installer import journal
 from helpers.bundle_install import BUNDLE_FILES
 from helpers.get_fixtures import CRIO_GET, GET_SCRIPT
 
@@ -31,7 +32,8 @@ from crio.artifacts import (
 from crio.bundle_manifest import BundleFile, BundleManifest
 from crio.errors import INSTALL_SCRIPT_CODES, INSTALLER_CODES, CrioError, ExitCode, exit_code_help
 from crio.marker import read_marker
-from crio.record import format_row, parse_record, rows_by_path
+from crio.paths import check_path_variable
+from crio.record import check_row_paths, format_row, parse_record, rows_by_path
 from crio.revision import parse_minor_series, parse_revision
 from crio.urls import file_url_path, redact, redact_url
 
@@ -280,13 +282,44 @@ RECORDS = [
     f"/a\t{HEX}\t0644\tfile\n\n/b\t-\t0755\tdir\n",
     "/a\t\t0644\tfile\n",
     "",
+    f"/usr/local/bin/../../../victim\t{HEX}\t0644\tfile\n",
+    f"/../victim\t{HEX}\t0644\tfile\n",
+    f"/usr/./bin/crio\t{HEX}\t0755\tfile\n",
+    f"/usr//bin/crio\t{HEX}\t0755\tfile\n",
+    "/etc/crio/\t-\t0755\tdir\n",
+    "/\t-\t0755\tdir\n",
+    f"/etc/crio..d/x.conf\t{HEX}\t0644\tconfig\n/opt/a b/c\t{HEX}\t0644\tfile\n",
 ]
 ROWS = [
     ["/usr/bin/crio", HEX, "0755", "file"], ["/etc/x", HEX, "0644", "config"], ["/etc", "-", "0755", "dir"],
     ["bin/crio", HEX, "0755", "file"], ["/a\tb", HEX, "0644", "file"], ["/a", HEX.upper(), "0644", "file"],
     ["/a", "-", "0644", "file"], ["/etc", HEX, "0755", "dir"], ["/a", HEX, "644", "file"],
     ["/a", HEX, "0644", "link"], ["/a", HEX, "0855", "file"],
+    ["/usr/../victim", HEX, "0644", "file"], ["/usr/./bin", "-", "0755", "dir"], ["/usr//bin", "-", "0755", "dir"],
+    ["/usr/bin/", "-", "0755", "dir"], ["/", "-", "0755", "dir"], ["/a..b/.c", HEX, "0644", "file"],
 ]
+
+PATH_VARIABLE_CASES = [
+    ("PREFIX", "/usr/local"), ("PREFIX", "/"), ("PREFIX", "/opt/c+r,i:o=~&-x_1.2"), ("PREFIX", "/../x"),
+    ("PREFIX", "/opt/.."), ("BINDIR", "/usr/./bin"), ("BINDIR", "usr/bin"), ("BINDIR", ""), ("BINDIR", "/usr//bin"),
+    ("BINDIR", "/usr/bin/"), ("BINDIR", "/opt/my dir/bin"), ("BINDIR", '/opt/a"b'), ("BINDIR", "/opt/a'b"),
+    ("BINDIR", "/opt/a\\b"), ("BINDIR", "/opt/a%b"), ("BINDIR", "/opt/a$b"), ("BINDIR", "/opt/a@b@"),
+    ("BINDIR", "/opt/a#b"), ("BINDIR", "/opt/a;b"), ("BINDIR", "/opt/a\nb"), ("BINDIR", "/opt/a\tb"),
+    ("BINDIR", "/opt/a*b"), ("BINDIR", "/opt/\u00e9"), ("ETCDIR", "/etc/.hidden"), ("ETCDIR", "/etc/..."),
+    ("STATEDIR", "/"), ("STATEDIR", "/var/lib/crio-install"), ("SYSTEMDDIR", "/etc/systemd/system"),
+    ("DESTDIR", ""), ("DESTDIR", "/"), ("DESTDIR", "/tmp/dest dir & co"), ("DESTDIR", "/tmp/x/../y"),
+    ("DESTDIR", "/tmp//x"), ("DESTDIR", "/tmp/x/"), ("DESTDIR", "tmp/x"), ("DESTDIR", "/tmp/a\nb"),
+    ("DESTDIR", "/tmp/%$\"'"),
+]
+
+
+def check_path_variables(get_script: Path, install_script: Path) -> None:
+    """Both scripts accept and refuse path variables as crio.paths.check_path_variable does."""
+    calls = [["check_path_variable", name, value] for name, value in PATH_VARIABLE_CASES]
+    expected = [python_outcome(check_path_variable, name, value) for name, value in PATH_VARIABLE_CASES]
+    assert [code for code, _ in expected].count(0) == 11, "table is wrong"
+    for script in (get_script, install_script):
+        compare_outcomes(calls, expected, script)
 
 
 def check_records(install_script: Path, tmp: Path) -> None:
@@ -365,6 +398,92 @@ def test_file_urls_and_redaction_follow_one_rule() -> None:
     check_file_urls(GET_SCRIPT)
 
 
+def check_record_paths(get_script: Path, tmp: Path) -> None:
+    """scripts/get refuses the records crio.record.check_row_paths refuses (its own check before any script)."""
+    records = [*RECORDS, f"{HEX}\t/x\n", "/a\n/b/../c\tx\n", "#/../x\n\n/ok\n", "/ok\n/../x"]
+    calls = []
+    for index, text in enumerate(records):
+        (tmp / f"paths{index}.tsv").write_text(text)
+        calls.append(["record_check", str(tmp / f"paths{index}.tsv")])
+    def python(text: str) -> str:
+        check_row_paths(text)
+        return ""
+
+    expected = [python_outcome(python, t) for t in records]
+    assert [code for code, _ in expected].count(0) == 13, f"table is wrong: {expected}"
+    compare_outcomes(calls, expected, get_script)
+
+
+HEX2 = "cd" * 32
+#: Transactions (files of a transaction dir; {D} is DESTDIR, {S} the state dir) and whether to replay.
+TRANSACTIONS: list[tuple[dict[str, str], bool]] = [
+    ({"journal": "saved\t1\t{D}/usr/bin/crio\nabsent\t0\t{D}/usr/bin/new\nnewdir\t0\t{D}/opt/x\n",
+      "backup/1": "old", "statedirs": "{S}\n{D}/var/lib\n", "statefiles": "\n{S}/record.tsv\n"}, True),
+    ({"journal": "saved\t1\t{D}/usr/bin/crio\n", "backup/1": "old"}, False),
+    ({"journal": "absent\t0\t{D}/usr/bin/../../../victim\n"}, True),
+    ({"journal": "absent\t0\t{D}/../victim\n"}, True),
+    ({"journal": "absent\t0\t/victim\n"}, True),
+    ({"journal": "absent\t0\t{D}\n"}, True),
+    ({"journal": "absent\t0\t{D}/usr//x\n"}, True),
+    ({"journal": "absent\t0\t{D}/usr/./x\n"}, True),
+    ({"journal": "absent\t0\trelative\n"}, True),
+    ({"journal": "saved\t../../x\t{D}/usr/bin/crio\n"}, True),
+    ({"journal": "saved\t01\t{D}/usr/bin/crio\n", "backup/01": "old"}, True),
+    ({"journal": "saved\t../statedirs\t{D}/usr/bin/crio\n", "statedirs": ""}, True),
+    ({"journal": "saved\t2\t{D}/usr/bin/crio\n", "backup/1": "old"}, True),
+    ({"journal": "saved\t1\t{D}/usr/bin/crio\n", "backup/1/x": "a dir"}, True),
+    ({"journal": "absent\t1\t{D}/usr/bin/crio\n"}, True),
+    ({"journal": "removed\t0\t{D}/usr/bin/crio\n"}, True),
+    ({"journal": "absent\t0\t{D}/usr/bin/crio\textra\n"}, True),
+    ({"journal": "absent\t0\t{D}/usr/bin/crio"}, True),
+    ({"journal": "absent\t0\t{D}/usr/bin/crio\n\n"}, True),
+    ({"journal": "absent\t0\t{D}/usr/bin/c\0rio\n"}, True),
+    ({"journal": "absent\t0\t{D}/link/escape\n"}, True),
+    ({"journal": "absent\t0\t{D}/../victim\n", "statedirs": "{S}\n"}, False),
+    ({"statedirs": "/tmp\n"}, False),
+    ({"statedirs": "{D}/usr\n"}, False),
+    ({"statedirs": "{D}\n"}, False),
+    ({"statefiles": "/etc/passwd\n", "journal": ""}, True),
+    ({"statefiles": "{S}/../x\n"}, True),
+]
+
+
+def check_journals(get_script: Path, tmp: Path) -> None:
+    """scripts/get's txn_check reads (or refuses) each transaction as crio_installer.journal.check does."""
+    def python(txn: Path, destdir: str, replay: bool) -> str:
+        checked = journal.check(txn, destdir, Path(destdir + "/var/lib/crio-install"), replay)
+        lines = [f"{e.kind}\t{e.index}\t{e.path}" for e in checked.entries]
+        lines += [f"statedir\t{d}" for d in checked.statedirs]
+        return "\n".join([*lines, f"statefiles\t{'no' if checked.statefiles is None else 'yes'}"])
+
+    calls, expected = [], []
+    for index, (files, replay) in enumerate(TRANSACTIONS):
+        dest = tmp / f"journal{index}" / "dest"
+        state = dest / "var/lib/crio-install"
+        txn = state / "transaction"
+        (txn / "backup").mkdir(parents=True)
+        (dest / "link").symlink_to(tmp)
+        for name, text in files.items():
+            (txn / name).parent.mkdir(parents=True, exist_ok=True)
+            (txn / name).write_text(text.replace("{D}", str(dest)).replace("{S}", str(state)))
+        calls.append(["txn_check", str(txn), str(dest), "yes" if replay else "no"])
+        expected.append(python_outcome(python, txn, str(dest), replay))
+    assert [code for code, _ in expected].count(0) == 3, f"table is wrong: {expected}"
+    compare_outcomes(calls, expected, get_script)
+
+
+def test_record_row_paths_are_checked_by_the_installer_by_one_rule(tmp_path: Path) -> None:
+    check_record_paths(GET_SCRIPT, tmp_path)
+
+
+def test_path_variables_are_checked_by_one_rule() -> None:
+    check_path_variables(GET_SCRIPT, INSTALL_SCRIPT)
+
+
+def test_transaction_journals_are_checked_by_one_rule(tmp_path: Path) -> None:
+    check_journals(GET_SCRIPT, tmp_path)
+
+
 def test_exit_codes_and_help_match_crio_errors() -> None:
     check_exit_codes(GET_SCRIPT, INSTALL_SCRIPT)
 
@@ -419,6 +538,17 @@ MUTATIONS = [
     ("get", "case \"${host,,}\" in '' | localhost) ;;", "case \"${host,,}\" in *) ;;", "file_urls"),
     ("get", "case \"$path\" in *'?'* | *'#'*) return 1 ;; esac", "path=\"${path%%[?#]*}\"", "file_urls"),
     ("get", 'case "$authority" in *@*) authority="***@${authority##*@}" ;; esac', "", "file_urls"),
+    ("install", "        */../*) WHY=\"a '..' component\" ;;\n", "", "records"),
+    ("install", "readonly PATH_VAR_CHARS='A-Za-z0-9._+,:=~&-'", "readonly PATH_VAR_CHARS='A-Za-z0-9._+,:=~&%-'",
+     "path_variables"),
+    ("get", "readonly PATH_VAR_CHARS='A-Za-z0-9._+,:=~&-'", "readonly PATH_VAR_CHARS='A-Za-z0-9._+,:=~& -'",
+     "path_variables"),
+    ("get", '[ "$value" != / ] || value=""\n        [ -z "$value" ] || path_why', '[ -z "$value" ] || path_why',
+     "path_variables"),
+    ("get", "        */./*) WHY=\"a '.' component\" ;;\n", "", "journals"),
+    ("get", '[[ "$index" =~ ^[1-9][0-9]{0,8}$ ]]', '[[ "$index" =~ ^[0-9.\\/]+$ ]]', "journals"),
+    ("get", 'if [ "$parent" != "$root" ] && [ "$root" != / ]; then', 'if false; then', "journals"),
+    ("get", "    [ \"$replay\" = yes ] || return 0\n    if txn_lines", "    if txn_lines", "journals"),
 ]
 
 
@@ -431,6 +561,8 @@ def test_a_changed_copy_fails_the_contract(tmp_path: Path) -> None:
         "manifests": lambda _get, install: check_manifests(install, tmp_path),
         "records": lambda _get, install: check_records(install, tmp_path),
         "file_urls": lambda get, _install: check_file_urls(get),
+        "path_variables": lambda get, install: check_path_variables(get, install),
+        "journals": lambda get, _install: check_journals(get, tmp_path / f"j{len(list(tmp_path.iterdir()))}"),
     }
     for check in checks.values():
         check(GET_SCRIPT, INSTALL_SCRIPT)           # the originals pass ...
