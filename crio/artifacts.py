@@ -37,6 +37,8 @@ SBOM_SUFFIX = ".spdx"
 #: Content types and cache policy of everything the publisher writes.
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 MARKER_CACHE_CONTROL = "no-cache, max-age=0"
+#: The revision manifest grows while runners publish their architectures one by one: never cached.
+REVISION_MANIFEST_CACHE_CONTROL = MARKER_CACHE_CONTROL
 
 
 def _rev(revision: Revision | str) -> str:
