@@ -291,15 +291,7 @@ def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, br
     actions.update(done)
     report.objects = [_object_report(f, actions[f.name]) for f in files]
 
-    # Read back what was written now; what was skipped was compared by a stat moments ago.
-    seen = dict(existing)
-    written = [f for f in files if f.name in done]
-    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-        seen.update(zip((f.object_path for f in written), pool.map(storage.stat, [f.object_path for f in written]),
-                        strict=True))
-    problems = [p for f in written if (p := _read_back_problem(f, seen[f.object_path]))]
-    if problems:
-        raise CrioError("read-back failed, no marker moved: " + "; ".join(problems), ExitCode.VERIFY_FAILED)
+    seen = _read_back(storage, [f for f in files if f.name in done], existing)
     merge = merge_manifest(storage, revision, local_bytes, merge)
     report.objects.append(_manifest_report(merge, local_bytes, False))
     # The bucket, not the local directory, decides whether the set is complete: every fact used
@@ -314,11 +306,24 @@ def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, br
     if merge.data == local_bytes:  # the bucket holds the very manifest this set signed
         signed = _upload_all(storage, signatures, progress)
         report.objects += [_object_report(f, signed[f.name]) for f in signatures]
-    elif suffixes:
+    elif signatures:
         report.signed = sign_merged_manifest(storage, revision, merge.data, suffixes, signers)
     report.markers = [move_marker(storage, move, revision, repo, plan) for move, plan in zip(moves, plans,
                                                                                            strict=True)]
     return report
+
+
+def _read_back(storage: Storage, written: list[LocalFile], existing: dict[str, ObjectInfo | None]
+               ) -> dict[str, ObjectInfo | None]:
+    """Stat what was written now (what was skipped was compared by a stat moments ago); raise on any mismatch."""
+    seen = dict(existing)
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+        seen.update(zip((f.object_path for f in written), pool.map(storage.stat, [f.object_path for f in written]),
+                        strict=True))
+    problems = [p for f in written if (p := _read_back_problem(f, seen[f.object_path]))]
+    if problems:
+        raise CrioError("read-back failed, no marker moved: " + "; ".join(problems), ExitCode.VERIFY_FAILED)
+    return seen
 
 
 def _manifest_report(merge: ManifestMerge, local_bytes: bytes, dry_run: bool) -> ObjectReport:
