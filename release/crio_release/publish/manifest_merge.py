@@ -16,6 +16,7 @@ signature would stop matching.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import random
 import time
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from crio.errors import CrioError, ExitCode
 from crio.manifest import RevisionManifest
 from crio.revision import Revision
 from crio_release.publish.completeness import parse_manifest
-from crio_release.publish.storage import PreconditionFailed, Storage
+from crio_release.publish.storage import ObjectInfo, PreconditionFailed, Storage
 
 #: Compare-and-swap attempts before giving up; each failed attempt means another runner merged.
 CAS_ATTEMPTS = 40
@@ -108,14 +109,21 @@ def _sealed(storage: Storage, revision: Revision) -> str | None:
     return None
 
 
-def plan_manifest_merge(storage: Storage, revision: Revision, local_bytes: bytes) -> ManifestMerge:
+def plan_manifest_merge(storage: Storage, revision: Revision, local_bytes: bytes,
+                        stat: ObjectInfo | None = None) -> ManifestMerge:
     """Read the bucket's manifest and say what merging `local_bytes` into it does; writes nothing.
 
-    Raises IMMUTABLE_CONFLICT for entries that disagree, or for new entries when
-    the published manifest is already signed (sealed).
+    A `stat` of the manifest taken moments ago that reports these very bytes
+    (size and sha256) settles it without a download: an unchanged re-publish
+    reads no more than before per-runner merging. Raises IMMUTABLE_CONFLICT for
+    entries that disagree, or for new entries when the published manifest is
+    already signed (sealed).
     """
     path = object_path(manifest_name(revision))
     local = parse_manifest(local_bytes, revision)
+    if stat is not None and stat.size == len(local_bytes) and stat.sha256 == hashlib.sha256(local_bytes).hexdigest():
+        archs = _canonical(local.architectures)
+        return ManifestMerge(path, MergeOutcome.UNCHANGED, local_bytes, stat.generation, [], archs)
     found = storage.read(path)
     if found is None:
         return ManifestMerge(path, MergeOutcome.CREATE, local_bytes, 0, _canonical(local.architectures),

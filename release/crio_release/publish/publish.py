@@ -271,16 +271,18 @@ def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, br
     report = PublishReport(str(revision), storage.url, dry_run, expected=expected)
 
     # Existence and hash BEFORE uploading: re-runs cost no bytes and a conflict stops everything.
+    paths = [f.object_path for f in (*files, manifest_file)]
     with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-        existing = dict(zip((f.object_path for f in files), pool.map(storage.stat, [f.object_path for f in files]),
-                            strict=True))
+        existing = dict(zip(paths, pool.map(storage.stat, paths), strict=True))
+    manifest_stat = existing.pop(manifest_file.object_path)
     # What has no published copy (and what the manifest does not pin) is hashed now, checked
     # against the manifest, before anything is decided or written.
     hash_files([f for f in files if existing[f.object_path] is None or f.expected_sha256 is None])
     actions = {local.name: _compare_existing(local, existing[local.object_path]) for local in files}
-    merge = plan_manifest_merge(storage, revision, local_bytes)  # disagreeing entries stop everything here
+    merge = plan_manifest_merge(storage, revision, local_bytes, manifest_stat)  # disagreements stop it all here
     moves = publish_markers_for(revision, branch)
-    plans = [plan_marker(storage, move, revision, repo) for move in moves]  # refuses to guess before any write
+    with ThreadPoolExecutor(max_workers=max(1, len(moves))) as pool:  # refuses to guess before any write
+        plans = list(pool.map(lambda move: plan_marker(storage, move, revision, repo), moves))
     if dry_run:
         report.objects = [_object_report(f, actions[f.name]) for f in files] + [_manifest_report(merge, local_bytes, True)]
         report.waiting = [f"{arch} is not in the manifest" for arch in expected if arch not in merge.architectures]
