@@ -37,6 +37,8 @@ SBOM_SUFFIX = ".spdx"
 #: Content types and cache policy of everything the publisher writes.
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 MARKER_CACHE_CONTROL = "no-cache, max-age=0"
+#: The revision manifest grows while runners publish their architectures one by one: never cached.
+REVISION_MANIFEST_CACHE_CONTROL = MARKER_CACHE_CONTROL
 
 
 def _rev(revision: Revision | str) -> str:
@@ -220,6 +222,63 @@ def markers_for(revision: Revision, branch: str | None = None) -> list[MarkerMov
             raise UsageError(f"invalid release branch {branch!r}: expected release-MAJOR.MINOR such as release-1.22")
         return [MarkerMove(release_branch_marker(f"{series[0]}.{series[1]}"), f"newest commit on {branch}")]
     return []
+
+
+# Upstream's bundle markers ---------------------------------------------------
+
+#: cri-o/packaging writes `latest-bundle-<what it built>.txt` once that bundle is uploaded; upstream's get
+#: reads `latest-bundle-main.txt` by default. Each holds the name the tarballs carry (commit or tag).
+BUNDLE_MARKER_PREFIX = "latest-bundle-"
+BUNDLE_MAIN_MARKER = f"{BUNDLE_MARKER_PREFIX}main.txt"
+
+
+def release_branch_bundle_marker(minor: Version | str) -> str:
+    """`latest-bundle-release-1.22.txt`: newest commit on release-1.22 whose bundle is published."""
+    return f"{BUNDLE_MARKER_PREFIX}{release_branch(minor)}.txt"
+
+
+def tag_bundle_marker(revision: Revision | str) -> str:
+    """`latest-bundle-v1.22.3.txt`: the bundle of that very tag is published (the marker holds the tag)."""
+    rev = revision if isinstance(revision, Revision) else parse_revision(revision)
+    if rev.version is None:
+        raise UsageError(f"invalid tag {rev}: a tag bundle marker needs a version tag such as v1.22.3")
+    return f"{BUNDLE_MARKER_PREFIX}{rev}.txt"
+
+
+def bundle_marker_tag(name: str) -> str | None:
+    """`v1.22.3` for latest-bundle-v1.22.3.txt (the only revision it may hold); None for any other name."""
+    if not (name.startswith(f"{BUNDLE_MARKER_PREFIX}v") and name.endswith(".txt")):
+        return None
+    try:
+        rev = parse_revision(name.removeprefix(BUNDLE_MARKER_PREFIX).removesuffix(".txt"))
+    except CrioError:
+        return None
+    return str(rev) if rev.version is not None else None
+
+
+def bundle_markers_for(revision: Revision, branch: str | None = None) -> list[MarkerMove]:
+    """Upstream's markers a publish moves beside ours: main and release branches by commit, every tag by itself.
+
+    Same rules as `markers_for` (forward only, complete sets only, none for a pre-release tag, whose
+    builds upstream's pipeline does not mark either); a tag's marker can only ever name that tag.
+    """
+    if revision.version is not None:
+        if revision.version.is_prerelease:
+            return []
+        return [MarkerMove(tag_bundle_marker(revision), f"bundle of {revision} (upstream's marker)")]
+    ours = markers_for(revision, branch)
+    if not ours:
+        return []
+    if branch == "main":
+        return [MarkerMove(BUNDLE_MAIN_MARKER, "newest commit on main (upstream's marker)")]
+    assert branch is not None
+    return [MarkerMove(release_branch_bundle_marker(branch.removeprefix(RELEASE_BRANCH_PREFIX)),
+                       f"newest commit on {branch} (upstream's marker)")]
+
+
+def publish_markers_for(revision: Revision, branch: str | None = None) -> list[MarkerMove]:
+    """Every marker a complete publish of `revision` moves: ours, then upstream's `latest-bundle-*`."""
+    return markers_for(revision, branch) + bundle_markers_for(revision, branch)
 
 
 def marker_for_request(request: str | None) -> str:

@@ -10,7 +10,7 @@ never as a 404 later.
 
 from __future__ import annotations
 
-from crio.artifacts import MAIN_MARKER
+from crio.artifacts import BUNDLE_MARKER_PREFIX, MAIN_MARKER, bundle_marker_tag
 from crio.errors import CrioError, ExitCode
 from crio.revision import ACCEPTED_REVISIONS, Revision, parse_revision
 
@@ -27,8 +27,9 @@ class MarkerError(CrioError):
 
 
 def tag_series_of(name: str) -> str | None:
-    """`1.21` for the tag marker latest-1.21.txt; None for latest-main.txt and latest-release-*.txt."""
-    if name == MAIN_MARKER or name.startswith("latest-release-"):
+    """`1.21` for the tag marker latest-1.21.txt; None for latest-main.txt, latest-release-*.txt and
+    upstream's latest-bundle-*.txt (a bundle tag marker names its own tag: `bundle_marker_tag`)."""
+    if name == MAIN_MARKER or name.startswith(("latest-release-", BUNDLE_MARKER_PREFIX)):
         return None
     return name.removeprefix("latest-").removesuffix(".txt")
 
@@ -36,8 +37,9 @@ def tag_series_of(name: str) -> str | None:
 def read_marker(data: bytes, name: str) -> Revision:
     """The revision marker `name` holds: at most 4 KiB, NULs and surrounding blanks ignored.
 
-    A tag marker (latest-X.Y.txt) must name a tag of X.Y; the main and release-branch markers may name
-    any revision (they name commits, which only git can place).
+    A tag marker (latest-X.Y.txt) must name a tag of X.Y, and upstream's latest-bundle-vX.Y.Z.txt that
+    very tag; the main and release-branch markers (ours and upstream's latest-bundle-*) may name any
+    revision (they name commits, which only git can place).
     """
     if len(data) > MAX_MARKER_BYTES:
         raise MarkerError(f"marker {name} is not a revision (it is {len(data)} bytes long; "
@@ -55,4 +57,7 @@ def read_marker(data: bytes, name: str) -> Revision:
     series = tag_series_of(name)
     if series is not None and not str(revision).startswith(f"v{series}."):
         raise MarkerError(f"marker {name} names {revision}, which is not a tag of {series}")
+    own_tag = bundle_marker_tag(name)
+    if own_tag is not None and str(revision) != own_tag:
+        raise MarkerError(f"marker {name} names {revision}, not the tag {own_tag} it is named after")
     return revision

@@ -1,5 +1,10 @@
 # One architecture's static crio and pinns, called from a static (musl)
-# package set by nix/default.nix. Output layout: $out/bin/crio, $out/bin/pinns.
+# package set by nix/default.nix. Output layout: $out/bin/crio, $out/bin/pinns,
+# and crio's documentation as upstream's bundle carries it:
+# $out/share/man/man8/crio.8, $out/share/man/man5/crio.conf.5 and crio.conf.d.5
+# (rendered from docs/*.md with go-md2man, as CRI-O's `make docs` does), and
+# $out/completions/{bash/crio,fish/crio.fish,zsh/_crio} (from the source tree).
+# The bundle spec names these paths (crio_release.build.pins.NIX_DOCS).
 #
 # UNTESTED HERE (no nixpkgs on the machine that wrote it); see nix/README.md.
 { lib
@@ -7,6 +12,7 @@
 , buildGoModule
 , pkg-config
 , which
+, go-md2man
 , libseccomp
 , src
 , version
@@ -23,7 +29,7 @@ buildGoModule {
   doCheck = false;
   enableParallelBuilding = true;
 
-  nativeBuildInputs = [ pkg-config which ];
+  nativeBuildInputs = [ pkg-config which go-md2man ];
   # Signature checks use the pure-Go openpgp (containers_image_openpgp tag),
   # so the only C library linked in is libseccomp, static from pkgsStatic.
   buildInputs = [ libseccomp ];
@@ -49,6 +55,9 @@ buildGoModule {
       SOURCE_DATE_EPOCH=${toString sourceDateEpoch} \
       BUILDTAGS=${lib.escapeShellArg buildTags} \
       EXTRA_LDFLAGS=${lib.escapeShellArg extraLdflags}
+    for page in crio.8 crio.conf.5 crio.conf.d.5; do
+      go-md2man -in "docs/$page.md" -out "docs/$page"
+    done
     runHook postBuild
   '';
 
@@ -56,6 +65,12 @@ buildGoModule {
     runHook preInstall
     install -Dm755 bin/crio $out/bin/crio
     install -Dm755 bin/pinns $out/bin/pinns
+    install -Dm644 docs/crio.8 $out/share/man/man8/crio.8
+    install -Dm644 docs/crio.conf.5 $out/share/man/man5/crio.conf.5
+    install -Dm644 docs/crio.conf.d.5 $out/share/man/man5/crio.conf.d.5
+    install -Dm644 completions/bash/crio $out/completions/bash/crio
+    install -Dm644 completions/fish/crio.fish $out/completions/fish/crio.fish
+    install -Dm644 completions/zsh/_crio $out/completions/zsh/_crio
     runHook postInstall
   '';
 

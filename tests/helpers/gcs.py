@@ -138,7 +138,10 @@ class FaultProxy:
     `fail(match, times, status)` makes the next `times` requests for which
     `match(method, path, body)` is true get `status` (a JSON error body, as GCS
     sends) instead of reaching the emulator; everything else is forwarded
-    unchanged. `injected` counts the errors sent. Point STORAGE_EMULATOR_HOST at
+    unchanged. `injected` counts the errors sent. `hold(match)` stops the first
+    matching request at the proxy: `held` is set when it arrives, and after
+    `drop()` its connection is closed without it ever reaching the emulator (a
+    client killed meanwhile never wrote it). Point STORAGE_EMULATOR_HOST at
     `url`. Only for requests that stay on the proxy (multipart uploads, JSON
     API); resumable session URLs name the emulator itself.
     """
@@ -153,6 +156,9 @@ class FaultProxy:
         self.rules: list[list] = []
         self.injected = 0
         self.lock = threading.Lock()
+        self.hold_rule = None
+        self.held = threading.Event()
+        self.dropped = threading.Event()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -160,6 +166,11 @@ class FaultProxy:
                 import http.client
 
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if proxy._hold(self.command, self.path, body):
+                    proxy.held.set()
+                    proxy.dropped.wait(120)
+                    self.close_connection = True
+                    return
                 status = proxy._match(self.command, self.path, body)
                 if status is not None:
                     payload = json.dumps({"error": {"code": status, "message": "injected fault"}}).encode()
@@ -198,6 +209,20 @@ class FaultProxy:
         with self.lock:
             self.rules.append([match, times, status])
 
+    def hold(self, match) -> None:
+        with self.lock:
+            self.hold_rule = match
+
+    def drop(self) -> None:
+        self.dropped.set()
+
+    def _hold(self, method: str, path: str, body: bytes) -> bool:
+        with self.lock:
+            if self.hold_rule is not None and self.hold_rule(method, path, body):
+                self.hold_rule = None
+                return True
+        return False
+
     def _match(self, method: str, path: str, body: bytes) -> int | None:
         with self.lock:
             for rule in self.rules:
@@ -212,5 +237,6 @@ class FaultProxy:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.dropped.set()
         self.server.shutdown()
         self.server.server_close()

@@ -116,3 +116,22 @@ def race_publisher(bucket_url: str, revision: str, directory: str, emulator: str
     barrier.wait()  # type: ignore[attr-defined]
     report = publish_revision(bucket_url, parse_revision(revision), Path(directory))
     return "\n".join(m.line() for m in report.markers)
+
+
+def part_publisher(bucket_url: str, revision: str, directory: str, arch: str, emulator: str | None,
+                   barrier: object) -> dict[str, object]:
+    """One runner's publish (`--arch ARCH`) in its own process for race tests: wait at the barrier, publish,
+    return what it did to the markers (marker -> outcome, and the generation it read back) and whether it waited."""
+    import os
+    import re
+
+    from crio_release.publish.publish import publish_revision
+
+    if emulator:
+        os.environ["STORAGE_EMULATOR_HOST"] = emulator
+    barrier.wait()  # type: ignore[attr-defined]
+    report = publish_revision(bucket_url, parse_revision(revision), Path(directory), archs=[arch])
+    generations = {m.marker: int(found[1]) for m in report.markers
+                   if (found := re.search(r"generation (\d+)\)", m.message))}
+    return {"arch": arch, "markers": {m.marker: str(m.outcome) for m in report.markers},
+            "generations": generations, "waiting": list(report.waiting), "lines": report.lines()}

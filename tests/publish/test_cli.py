@@ -103,9 +103,9 @@ def test_publish_dry_run_verify_and_markers(capsys, fake_gcs_bucket: str, rev_se
     status, out, _ = run(capsys, "markers", "--bucket", fake_gcs_bucket, "--json")
     assert status == 0
     assert [(m["marker"], m["revision"], m["complete"]) for m in json.loads(out)] == [
-        ("latest-1.22.txt", "v1.22.1", True)]
+        ("latest-1.22.txt", "v1.22.1", True), ("latest-bundle-v1.22.1.txt", "v1.22.1", True)]
     status, out, _ = run(capsys, "markers", "--bucket", fake_gcs_bucket)
-    assert out == "latest-1.22.txt\tv1.22.1\tcomplete\n"
+    assert out == "latest-1.22.txt\tv1.22.1\tcomplete\nlatest-bundle-v1.22.1.txt\tv1.22.1\tcomplete\n"
 
 
 def test_verify_failure_lists_problems(capsys, file_bucket: str, tmp_path: Path, monkeypatch) -> None:

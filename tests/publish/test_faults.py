@@ -33,7 +33,7 @@ def test_failed_uploads_are_retried_then_reported_and_no_marker_moves(
         proxy.fail(_upload_of("cri-o.amd64.v1.22.1.tar.gz.spdx"), times=2)
         report = publish_revision(url, parse_revision("v1.22.1"), make_revision_set(tmp_path / "v1", "v1.22.1"))
         assert proxy.injected == 2 and len(report.uploaded) == 7
-        assert [m.outcome for m in report.markers] == ["moved"]
+        assert [m.outcome for m in report.markers] == ["moved", "moved"]
 
         # Persistent: one object keeps failing past the retry budget.
         monkeypatch.setattr(storage_module, "RETRY_SECONDS", 1.0)

@@ -32,7 +32,8 @@ def test_round_trip_on_gcp_emulator_with_public_reads(gcp_bucket: str, gcp_emula
     report = publish_revision(gcp_bucket, V1, directory)
     assert len(report.uploaded) == 7 and report.bytes_uploaded == sum(
         p.stat().st_size for p in directory.iterdir())
-    assert [m.outcome for m in report.markers] == ["moved"]
+    assert [(m.marker, m.outcome) for m in report.markers] == [("latest-1.22.txt", "moved"),
+                                                               ("latest-bundle-v1.22.1.txt", "moved")]
     assert verify_revision(gcp_bucket, V1) == []
     base = gcp_emulator.public_base(gcp_bucket.removeprefix("gs://"))
     with urllib.request.urlopen(artifact_url(base, tarball_name("amd64", V1))) as response:
@@ -57,7 +58,7 @@ def test_publish_verify_and_idempotent_rerun(cas_bucket: str, real_v1_set: Path)
     before = bucket_state(cas_bucket)
     again = publish_revision(cas_bucket, V1, directory)
     assert again.bytes_uploaded == 0 and again.uploaded == [] and len(again.skipped) == 7
-    assert [m.outcome for m in again.markers] == ["unchanged"]
+    assert [m.outcome for m in again.markers] == ["unchanged", "unchanged"]
     assert bucket_state(cas_bucket) == before  # not even a generation changed
 
 
@@ -141,23 +142,30 @@ def test_commit_marker_moves_by_ancestry_only(file_bucket: str, tmp_path: Path) 
 
 
 def test_incomplete_set_never_gets_a_marker(cas_bucket: str, tmp_path: Path) -> None:
+    # One runner's part: uploaded and merged, but the configured set (amd64, arm64) is not complete.
     only_amd64 = make_revision_set(tmp_path / "amd64", V1, archs=("amd64",))
-    with pytest.raises(CrioError) as err:
-        publish_revision(cas_bucket, V1, only_amd64, archs=["amd64"])
-    assert err.value.exit_code == ExitCode.INCOMPLETE_SET and "arm64" in err.value.message
-    assert _marker(cas_bucket, "latest-1.22.txt") is None
+    report = publish_revision(cas_bucket, V1, only_amd64, archs=["amd64"])
+    assert report.markers == [] and "arm64 is not in the manifest" in "\n".join(report.lines())
+    assert _marker(cas_bucket, "latest-1.22.txt") is None and read_markers(cas_bucket) == []
     storage = open_bucket(cas_bucket)
-    assert storage.stat(f"artifacts/{tarball_name('amd64', V1)}") is not None  # artifacts are fine to keep
-    assert revision_problems(storage, V1)
+    assert storage.stat(f"artifacts/{tarball_name('amd64', V1)}") is not None
+    assert revision_problems(storage, V1) == ["architecture arm64 is not in the manifest",
+                                              "the manifest lists no tarball for arm64",
+                                              "the manifest lists no checksum for arm64",
+                                              "the manifest lists no sbom for arm64"]
+    # A set that says only amd64 is configured is complete with it.
+    report = publish_revision(cas_bucket, V1, only_amd64, archs=["amd64"], expect_archs=["amd64"])
+    assert [m.outcome for m in report.markers] == ["moved", "moved"]
 
 
 def test_markers_report_a_set_that_lost_an_artifact(file_bucket: str, tmp_path: Path) -> None:
     publish_revision(file_bucket, V1, make_revision_set(tmp_path / "v1", V1))
-    [state] = read_markers(file_bucket)
-    assert (state.marker, state.revision, state.complete) == ("latest-1.22.txt", "v1.22.1", True)
+    states = read_markers(file_bucket)
+    assert [(s.marker, s.revision, s.complete) for s in states] == [("latest-1.22.txt", "v1.22.1", True),
+                                                                    ("latest-bundle-v1.22.1.txt", "v1.22.1", True)]
     (Path(file_bucket.removeprefix("file://")) / "artifacts" / tarball_name("arm64", V1)).unlink()
-    [state] = read_markers(file_bucket)
-    assert not state.complete and any(tarball_name("arm64", V1) in p for p in state.problems)
+    for state in read_markers(file_bucket):
+        assert not state.complete and any(tarball_name("arm64", V1) in p for p in state.problems)
 
 
 def test_dry_run_touches_nothing_and_prints_the_plan(cas_bucket: str, tmp_path: Path) -> None:
@@ -239,7 +247,8 @@ def test_bucket_prefix_is_honoured(fake_gcs_bucket: str, tmp_path: Path) -> None
     publish_revision(url, V1, make_revision_set(tmp_path / "set", V1))
     names = sorted(b.name for b in gcs.Client(project="t").list_blobs(fake_gcs_bucket.removeprefix("gs://")))
     assert names and all(n.startswith("staging/") for n in names) and "staging/latest-1.22.txt" in names
-    assert [(m.marker, m.complete) for m in read_markers(url)] == [("latest-1.22.txt", True)]
+    assert [(m.marker, m.complete) for m in read_markers(url)] == [("latest-1.22.txt", True),
+                                                                   ("latest-bundle-v1.22.1.txt", True)]
     assert read_markers(fake_gcs_bucket) == [] and verify_revision(url, V1) == []
 
 
@@ -289,5 +298,5 @@ def test_hostile_manifest_names_are_problems_not_paths(file_bucket: str, tmp_pat
     stored.write_text(json.dumps(data))                     # swapped in the bucket behind the store's back
     problems = verify_revision(file_bucket, V1)
     assert any("'../../../etc/passwd'" in p for p in problems)
-    [state] = read_markers(file_bucket)
-    assert not state.complete and "'../../../etc/passwd'" in state.problems[0]
+    for state in read_markers(file_bucket):
+        assert not state.complete and "'../../../etc/passwd'" in state.problems[0]

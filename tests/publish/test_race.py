@@ -1,7 +1,8 @@
 """Six publishers in six processes publish v1.22.1..v1.22.6 to ONE bucket at the same moment.
 
 Afterwards latest-1.22.txt must name v1.22.6 (never an older tag, whatever the
-interleaving) and every marker must name a complete set. Run against both
+interleaving), each tag has upstream's latest-bundle-vX.Y.Z.txt, and every marker
+names a complete set. Run against both
 backends whose compare-and-swap is real: fake-gcs-server and file://.
 """
 
@@ -36,7 +37,11 @@ def test_concurrent_publishers_leave_the_newest_complete_set(cas_bucket: str, tm
         lines = [job.get(timeout=60) for job in pending]
     assert all(line.startswith("marker latest-1.22.txt:") for line in lines), lines
     print("\n".join(lines))
-    [state] = read_markers(cas_bucket)
-    assert (state.marker, state.revision, state.complete) == ("latest-1.22.txt", "v1.22.6", True), state
+    states = {state.marker: state for state in read_markers(cas_bucket)}
+    newest = states.pop("latest-1.22.txt")
+    assert (newest.revision, newest.complete) == ("v1.22.6", True), newest
+    # upstream's per-tag markers: one for each tag, each naming its own complete set
+    assert {(s.marker, s.revision, s.complete) for s in states.values()} == {
+        (f"latest-bundle-{rev}.txt", rev, True) for rev in revisions}
     for rev in revisions:
         assert verify_revision(cas_bucket, parse_revision(rev)) == []

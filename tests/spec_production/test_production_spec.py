@@ -67,8 +67,8 @@ def test_every_url_source_is_https_with_a_sha256_and_both_archs_are_complete() -
                 url_sources += 1
                 assert table["url"].startswith("https://")
                 assert re.fullmatch(r"[0-9a-f]{64}", table["sha256"])
-    # conmon, crun, runc, crictl, cni-plugins for two architectures each.
-    assert url_sources >= 10
+    # conmon, crun, runc, crictl, cni-plugins, crio-credential-provider for two architectures each.
+    assert url_sources >= 12
 
 
 def test_names_and_dests_are_unique_and_required_components_present() -> None:
@@ -76,7 +76,9 @@ def test_names_and_dests_are_unique_and_required_components_present() -> None:
     names = [c["name"] for c in components]
     dests = [c["dest"] for c in components]
     assert len(names) == len(set(names))
-    assert len(dests) == len(set(dests))
+    # Only directories are shared: crio's man pages and completions (nix) beside crio-status's (files/).
+    shared = {d: sorted(c["name"] for c in components if c["dest"] == d) for d in dests if dests.count(d) > 1}
+    assert shared == {"man": ["crio-man-pages", "man-pages"], "completions": ["completions", "crio-completions"]}
     assert set(REQUIRED_COMPONENTS) <= set(names)
 
 
@@ -245,6 +247,40 @@ MUTATIONS = {
     "required component removed": (
         lambda t: _replace(t, 'name = "cni-plugins"', 'name = "cni"'),
         r"required component cni-plugins is missing",
+    ),
+    "credential provider removed": (
+        lambda t: _replace(t, 'name = "crio-credential-provider"', 'name = "credential-provider"'),
+        r"required component crio-credential-provider is missing",
+    ),
+    "credential provider arm64 url names amd64": (
+        lambda t: _replace(t, "crio-credential-provider-linux-arm64", "crio-credential-provider-linux-amd64"),
+        r"crio-credential-provider source\.arm64 url .* does not name architecture arm64",
+    ),
+    "credential provider digest copied from conmon": (
+        lambda t: _replace(t, _sha_line(t, "crio-credential-provider", "amd64"), _sha_line(t, "conmon", "amd64")),
+        r"crio-credential-provider source\.amd64 has the same sha256 as .*conmon",
+    ),
+    "man pages from the other architecture's nix output": (
+        lambda t: _replace(t, '[component.source.arm64]\nnix = "arm64"\nmembers = ["share/man/man8/crio.8"',
+                           '[component.source.arm64]\nnix = "amd64"\nmembers = ["share/man/man8/crio.8"'),
+        r"crio-man-pages source\.arm64 must be nix = 'arm64', members = \['share/man/man8/crio\.8'",
+    ),
+    "a man page nix/crio.nix does not install": (
+        lambda t: _replace(t, '"share/man/man5/crio.conf.d.5"]\n[component.source.arm64]',
+                           '"share/man/man5/crio-status.8"]\n[component.source.arm64]'),
+        r"crio-man-pages source\.amd64 must be nix = 'amd64', members = ",
+    ),
+    "completions removed": (
+        lambda t: _replace(t, 'name = "crio-completions"', 'name = "crio-shell-completions"'),
+        r"component crio-completions is missing: nix/crio\.nix installs it with crio",
+    ),
+    "man pages of another crio release": (
+        lambda t: _replace(t, 'name = "crio-man-pages"\nversion = "1.36.1"', 'name = "crio-man-pages"\nversion = "1.35.0"'),
+        r"component crio-man-pages version 1\.35\.0 differs from nix\.crio-source tag v1\.36\.1",
+    ),
+    "a single file written where a directory is shared": (
+        lambda t: _replace(t, 'dest = "bin/crio-credential-provider"', 'dest = "man"'),
+        r"component crio-credential-provider writes dest man, already written by component crio-man-pages",
     ),
     "members differ per architecture": (
         lambda t: _replace(

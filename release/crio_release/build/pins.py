@@ -43,9 +43,17 @@ REQUIRED_ARCHS: tuple[str, ...] = DEFAULT_BUILD_ARCHITECTURES
 #: (nix/pins.nix `outputs`; a test holds the two together).
 NIX_MEMBERS: dict[str, str] = {"crio": "bin/crio", "pinns": "bin/pinns"}
 
+#: crio's documentation from the same nix build (nix/crio.nix installs exactly these paths in each
+#: architecture's output; a test holds the two together): component -> its members there.
+NIX_DOCS: dict[str, tuple[str, ...]] = {
+    "crio-man-pages": ("share/man/man8/crio.8", "share/man/man5/crio.conf.5", "share/man/man5/crio.conf.d.5"),
+    "crio-completions": ("completions/bash", "completions/fish", "completions/zsh"),
+}
+
 #: Components a production bundle must carry (conmon-rs is missing until its
 #: download address can be pinned; see the comment at the top of production.toml).
-REQUIRED_COMPONENTS: tuple[str, ...] = ("crio", "pinns", "conmon", "crun", "runc", "crictl", "cni-plugins")
+REQUIRED_COMPONENTS: tuple[str, ...] = ("crio", "pinns", "conmon", "crun", "runc", "crictl", "cni-plugins",
+                                        "crio-credential-provider", *NIX_DOCS)
 
 #: The keys of each pin table, as nix/pins.nix reads them.
 PIN_KEYS: dict[str, tuple[str, ...]] = {
@@ -162,6 +170,9 @@ def nix_pin_problems(spec: Spec, *, production: bool = False) -> list[str]:
     tag = _check_crio_source(tables["crio-source"], production, problems) if "crio-source" in tables else None
     for name, member in NIX_MEMBERS.items():
         _check_nix_component(spec.component(name), name, member, tag, problems)
+    for name, members in NIX_DOCS.items():
+        if production or spec.component(name) is not None:
+            _check_nix_docs(spec.component(name), name, members, tag, problems)
     return problems
 
 
@@ -236,19 +247,49 @@ def _check_nix_component(component: Component | None, name: str, member: str, ta
                             "its own architecture's file of the nix output")
 
 
+def _check_nix_docs(component: Component | None, name: str, members: tuple[str, ...], tag: str | None,
+                    problems: list[str]) -> None:
+    """`name` is crio's documentation from the nix build: its own architecture's output, at the tag's version."""
+    if component is None:
+        problems.append(f"component {name} is missing: nix/crio.nix installs it with crio")
+        return
+    if tag is not None and component.version != tag[1:]:
+        problems.append(f"component {name} version {component.version} differs from nix.crio-source tag {tag}")
+    for attr in NIX_ATTRIBUTES:
+        source = component.sources.get(attr)
+        if source is None:
+            problems.append(f"component {name} has no source for {attr}")
+        elif (source.kind, source.nix, source.members, source.single_member) != ("nix", attr, members, False):
+            problems.append(f"component {name} source.{attr} must be nix = {attr!r}, members = {list(members)!r} "
+                            "(what nix/crio.nix installs)")
+
+
 # Production: every rule ---------------------------------------------------------------
+
+
+def _directory_dest(component: Component) -> bool:
+    """Whether every source of `component` writes files below its dest (several members, or a directory).
+
+    Two such components may share a dest directory; the builder still refuses any
+    file both would write (checks.check_conflicts). A path source is taken as a
+    directory unless it is a file (a copied spec's relative paths may not resolve).
+    """
+    return all((source.members and not source.single_member) or
+               (source.kind == "path" and source.path is not None and not source.path.is_file())
+               for source in component.sources.values())
 
 
 def production_problems(spec: Spec) -> list[str]:
     """Every way `spec` breaks the production rules, one line each; [] if none."""
     problems = nix_pin_problems(spec, production=True) if spec.nix is not None else ["[nix] table is missing"]
-    dests: dict[str, str] = {}
+    dests: dict[str, Component] = {}
     digests: dict[str, str] = {}
     for component in spec.components:
         label = f"component {component.name}"
-        if component.dest in dests:
-            problems.append(f"{label} writes dest {component.dest}, already written by {dests[component.dest]}")
-        dests.setdefault(component.dest, label)
+        other = dests.get(component.dest)
+        if other is not None and not (_directory_dest(other) and _directory_dest(component)):
+            problems.append(f"{label} writes dest {component.dest}, already written by component {other.name}")
+        dests.setdefault(component.dest, component)
         _check_sources(component, label, digests, problems)
     names = {c.name for c in spec.components}
     problems += [f"required component {name} is missing" for name in REQUIRED_COMPONENTS if name not in names]

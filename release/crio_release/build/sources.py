@@ -194,8 +194,9 @@ class SourceFetcher:
                     f"component {component.name}: {member} not found in the nix output of {attr} ({output})",
                     ExitCode.BUILD,
                 )
-            if path.is_file():
-                # nix builds crio and pinns: each must be a static ELF of this bundle's architecture.
+            if path.is_file() and component.mode & 0o111:
+                # nix builds crio and pinns: each executable must be a static ELF of this bundle's
+                # architecture (man pages and completions from the same build are not executables).
                 try:
                     check_static_elf(path, arch, label=f"nix attribute {attr}: {member}")
                 except CrioError as exc:

@@ -6,10 +6,15 @@ Order of work, each step a gate for the next:
    the local manifest pins, else against the hashed local file): the same bytes are skipped
    (an idempotent re-run uploads 0 bytes and re-reads no tarball), different bytes stop
    everything before any upload; files to upload are hashed and checked against the manifest;
-3. the rest is uploaded create-only (`if_generation_match=0`) in parallel, the revision
-   manifest last; a 412 is compared again, since the client's own retry can cause it;
-4. every object is read back (size and hashes), the whole set is checked in the bucket,
-   and only then do markers move, by compare-and-swap and only forward.
+3. the rest is uploaded create-only (`if_generation_match=0`) in parallel; a 412 is compared
+   again, since the client's own retry can cause it;
+4. every object is read back (size and hashes), then the revision manifest is merged into the
+   bucket's by compare-and-swap (manifest_merge.py: one runner per architecture may publish,
+   in any order or at once);
+5. only when the set is complete in the bucket for the configured architectures is the
+   manifest signed (again, if merged: manifest_resign.py) and do markers move, by
+   compare-and-swap and only forward; an incomplete per-runner set leaves them to the
+   publish that completes it.
 """
 
 from __future__ import annotations
@@ -22,21 +27,25 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from crio.arch import DEFAULT_BUILD_ARCHITECTURES, normalize_arch
+from crio.arch import ARCHITECTURES, DEFAULT_BUILD_ARCHITECTURES, normalize_arch
 from crio.artifacts import (
     IMMUTABLE_CACHE_CONTROL,
-    REQUIRED_ROLES,
-    arch_files,
     manifest_bundle_name,
     manifest_name,
     manifest_signature_name,
-    markers_for,
-    object_path,
-    revision_files,
+    publish_markers_for,
 )
 from crio.errors import CrioError, ExitCode
 from crio.revision import Revision
 from crio_release.publish.completeness import parse_manifest, revision_problems
+from crio_release.publish.local_set import LocalFile, collect_local_set, hash_files
+from crio_release.publish.manifest_merge import (
+    ManifestMerge,
+    MergeOutcome,
+    merge_manifest,
+    plan_manifest_merge,
+)
+from crio_release.publish.manifest_resign import ManifestSigners, check_partial_set, sign_merged_manifest
 from crio_release.publish.markers import MarkerResult, move_marker, plan_marker
 from crio_release.publish.storage import Digests, ObjectInfo, PreconditionFailed, Storage, open_bucket
 from crio_release.publish.storage_gcs import RESUMABLE_THRESHOLD
@@ -67,41 +76,6 @@ def content_type_for(name: str) -> str:
     return "application/octet-stream"
 
 
-@dataclass(eq=False)
-class LocalFile:
-    """One file of the set to publish; hashed only when its bytes are about to matter.
-
-    `expected_sha256` is what the local manifest says about the file (None for
-    files it does not list, such as the manifest itself).
-    """
-
-    name: str
-    path: Path
-    size: int
-    expected_sha256: str | None = None
-    _digests: Digests | None = None
-
-    @property
-    def object_path(self) -> str:
-        return object_path(self.name)
-
-    @property
-    def digests(self) -> Digests:
-        if self._digests is None:
-            self._digests = Digests.of_file(self.path)
-        return self._digests
-
-
-def hash_files(files: list[LocalFile]) -> None:
-    """Hash files in parallel (hashlib releases the GIL) and check them against the local manifest."""
-    with ThreadPoolExecutor(max_workers=max(1, min(UPLOAD_WORKERS, len(files)))) as pool:
-        list(pool.map(lambda f: f.digests, files))
-    for local in files:
-        if local.expected_sha256 is not None and local.digests.sha256 != local.expected_sha256:
-            raise CrioError(f"{local.path} has sha256 {local.digests.sha256} but the manifest says "
-                            f"{local.expected_sha256}: rebuild the set", ExitCode.INCOMPLETE_SET)
-
-
 class ObjectAction(StrEnum):
     """What a publish does with one artifact: upload it, or skip it because the same bytes are there."""
 
@@ -117,8 +91,11 @@ class ObjectReport:
     size: int
     action: ObjectAction
     sha256: str
+    text: str | None = None  # the revision manifest says what its merge does
 
     def line(self, dry_run: bool) -> str:
+        if self.text is not None:
+            return self.text
         if self.action is ObjectAction.SKIP:
             return f"skip   {self.path} ({self.size} bytes): exists, same sha256 -> skip"
         verb = "would upload" if dry_run else "upload"
@@ -134,6 +111,9 @@ class PublishReport:
     dry_run: bool
     objects: list[ObjectReport] = field(default_factory=list)
     markers: list[MarkerResult] = field(default_factory=list)
+    expected: list[str] = field(default_factory=list)  # the configured set of architectures
+    waiting: list[str] = field(default_factory=list)   # why the set is not complete yet (markers wait)
+    signed: list[str] = field(default_factory=list)    # what was done to sign a merged manifest
 
     @property
     def uploaded(self) -> list[ObjectReport]:
@@ -148,9 +128,12 @@ class PublishReport:
         return 0 if self.dry_run else sum(o.size for o in self.uploaded)
 
     def lines(self) -> list[str]:
-        out = [o.line(self.dry_run) for o in self.objects]
+        out = [o.line(self.dry_run) for o in self.objects] + self.signed
         out += [("would: " if self.dry_run else "") + m.line() for m in self.markers]
-        if not self.markers:
+        if self.waiting:
+            out.append(f"markers wait: {self.revision} is not complete for {', '.join(self.expected)} yet "
+                       f"({'; '.join(self.waiting[:3])}); the publish that completes the set moves them")
+        elif not self.markers:
             out.append(f"no marker names {self.revision}: it is neither a stable tag nor a commit on "
                        "main or a release branch")
         if self.dry_run:
@@ -159,67 +142,6 @@ class PublishReport:
             out.append(f"published {self.revision} to {self.bucket}: {len(self.uploaded)} uploaded "
                        f"({self.bytes_uploaded} bytes), {len(self.skipped)} already there")
         return out
-
-
-# 1. The local set --------------------------------------------------------------------
-
-
-def collect_local_set(directory: Path, revision: Revision, archs: list[str]) -> list[LocalFile]:
-    """Every file of the revision in `directory`, checked complete and against the local manifest.
-
-    The manifest comes last in the returned list, its signature after it.
-    """
-    if not directory.is_dir():
-        raise CrioError(f"{directory} is not a directory: give the bundle builder's output directory",
-                        ExitCode.INCOMPLETE_SET)
-    wanted = {arch: arch_files(arch, revision) for arch in archs}
-    manifest_path = directory / manifest_name(revision)
-    if not manifest_path.is_file() and not any((directory / n).is_file() for f in wanted.values()
-                                                  for n in f.values()):
-        raise CrioError(f"no files of revision {revision} in {directory}: expected "
-                        f"{wanted[archs[0]]['tarball']} and its side files", ExitCode.INCOMPLETE_SET)
-    missing = [name for files in wanted.values() for role, name in files.items()
-               if role in REQUIRED_ROLES and not (directory / name).is_file()]
-    if not manifest_path.is_file():
-        missing.append(manifest_name(revision))
-    if missing:
-        lacking = sorted({arch for arch, files in wanted.items() if any(n in missing for n in files.values())})
-        raise CrioError(
-            f"{directory} lacks part of revision {revision} ({', '.join(lacking) or 'manifest'}): missing "
-            f"{', '.join(missing)}; a publish needs tarball, .sha256sum and .spdx of each of "
-            f"{', '.join(archs)} plus the manifest", ExitCode.INCOMPLETE_SET)
-    try:
-        manifest = parse_manifest(manifest_path.read_bytes(), revision)
-    except CrioError as exc:
-        raise CrioError(f"{manifest_path}: {exc.message}", ExitCode.INCOMPLETE_SET) from None
-    if manifest.revision != str(revision):
-        raise CrioError(f"{manifest_path} describes revision {manifest.revision}, not {revision}",
-                        ExitCode.INCOMPLETE_SET)
-    not_listed = [arch for arch in archs if arch not in manifest.architectures]
-    if not_listed:
-        raise CrioError(f"{manifest_path} lists architectures {', '.join(manifest.architectures)}, "
-                        f"not {', '.join(not_listed)}", ExitCode.INCOMPLETE_SET)
-    names = [name for files in wanted.values() for name in files.values() if (directory / name).is_file()]
-    names += [entry.name for entry in manifest.files if entry.name not in names]
-    by_name = manifest.by_name()
-    files = []
-    for name in names:
-        path = directory / name
-        if not path.is_file():
-            raise CrioError(f"{name} is listed in {manifest_path.name} but missing from {directory}",
-                            ExitCode.INCOMPLETE_SET)
-        entry = by_name.get(name)
-        size = path.stat().st_size
-        if entry is not None and entry.size != size:
-            raise CrioError(f"{path} has {size} bytes but {manifest_path.name} says {entry.size}: rebuild the set",
-                            ExitCode.INCOMPLETE_SET)
-        files.append(LocalFile(name, path, size, entry.sha256 if entry else None))
-    per_revision = [directory / name for name in revision_files(revision).values()]
-    for path in (*per_revision, manifest_path, directory / manifest_signature_name(revision),
-                 directory / manifest_bundle_name(revision)):
-        if path.is_file():
-            files.append(LocalFile(path.name, path, path.stat().st_size))
-    return files
 
 
 # 2-3. Artifacts ----------------------------------------------------------------------
@@ -316,59 +238,100 @@ def _object_report(local: LocalFile, action: ObjectAction) -> ObjectReport:
     return ObjectReport(local.object_path, local.size, action, sha256 or "")
 
 
+def expected_architectures(archs: list[str], expect: list[str] | None = None) -> list[str]:
+    """The configured set: `expect` (default: the CI architectures) plus whatever this publish carries."""
+    wanted = [normalize_arch(a) for a in (expect or DEFAULT_BUILD_ARCHITECTURES)] + archs
+    return [a for a in ARCHITECTURES if a in wanted]
+
+
 def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, branch: str | None = None,
                      repo: Path | None = None, archs: list[str] | None = None, dry_run: bool = False,
-                     progress: bool = False) -> PublishReport:
-    """Publish the full set of `revision` from `directory` and move its markers forward.
+                     progress: bool = False, expect_archs: list[str] | None = None,
+                     signers: ManifestSigners | None = None) -> PublishReport:
+    """Publish `revision`'s set (or one runner's part of it) from `directory`; move markers once complete.
 
+    `archs` are the architectures in `directory`; `expect_archs` the configured set
+    (default: the CI architectures). Whichever publish completes the set in the bucket
+    signs a merged manifest again with `signers` and moves the markers.
     Raises CrioError with the class's exit code; on any error no marker has moved.
     """
     storage = open_bucket(bucket_url)
     archs = list(dict.fromkeys(normalize_arch(a) for a in (archs or DEFAULT_BUILD_ARCHITECTURES)))
+    expected = expected_architectures(archs, expect_archs)
+    signers = signers or ManifestSigners()
     files = collect_local_set(Path(directory), revision, archs)
+    manifest_file = next(f for f in files if f.name == manifest_name(revision))
+    local_bytes = manifest_file.path.read_bytes()
+    local_archs = parse_manifest(local_bytes, revision).architectures
+    signatures = [f for f in files if f.name in (manifest_signature_name(revision), manifest_bundle_name(revision))]
+    files = [f for f in files if f is not manifest_file and f not in signatures]
+    suffixes = [f.name.removeprefix(manifest_file.name) for f in signatures]
+    check_partial_set(Path(directory), revision, local_archs, expected, suffixes, signers)
     storage.check()
-    report = PublishReport(str(revision), storage.url, dry_run)
+    report = PublishReport(str(revision), storage.url, dry_run, expected=expected)
 
     # Existence and hash BEFORE uploading: re-runs cost no bytes and a conflict stops everything.
+    paths = [f.object_path for f in (*files, manifest_file)]
     with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
-        existing = dict(zip((f.object_path for f in files), pool.map(storage.stat, [f.object_path for f in files]),
-                            strict=True))
+        existing = dict(zip(paths, pool.map(storage.stat, paths), strict=True))
+    manifest_stat = existing.pop(manifest_file.object_path)
     # What has no published copy (and what the manifest does not pin) is hashed now, checked
     # against the manifest, before anything is decided or written.
     hash_files([f for f in files if existing[f.object_path] is None or f.expected_sha256 is None])
     actions = {local.name: _compare_existing(local, existing[local.object_path]) for local in files}
-    moves = markers_for(revision, branch)
-    plans = [plan_marker(storage, move, revision, repo) for move in moves]  # refuses to guess before any write
+    merge = plan_manifest_merge(storage, revision, local_bytes, manifest_stat)  # disagreements stop it all here
+    moves = publish_markers_for(revision, branch)
+    with ThreadPoolExecutor(max_workers=max(1, len(moves))) as pool:  # refuses to guess before any write
+        plans = list(pool.map(lambda move: plan_marker(storage, move, revision, repo), moves))
     if dry_run:
-        report.objects = [_object_report(f, actions[f.name]) for f in files]
-        report.markers = plans
+        report.objects = [_object_report(f, actions[f.name]) for f in files] + [_manifest_report(merge, local_bytes, True)]
+        report.waiting = [f"{arch} is not in the manifest" for arch in expected if arch not in merge.architectures]
+        report.markers = [] if report.waiting else plans
         return report
 
-    manifest_names = {manifest_name(revision), manifest_signature_name(revision), manifest_bundle_name(revision)}
-    pending = [f for f in files if actions[f.name] is ObjectAction.UPLOAD]
-    done = _upload_all(storage, [f for f in pending if f.name not in manifest_names], progress)
-    done.update(_upload_all(storage, [f for f in pending if f.name in manifest_names], progress))
+    done = _upload_all(storage, [f for f in files if actions[f.name] is ObjectAction.UPLOAD], progress)
     actions.update(done)
     report.objects = [_object_report(f, actions[f.name]) for f in files]
 
-    # Read back what was written now; what was skipped was compared by a stat moments ago.
+    seen = _read_back(storage, [f for f in files if f.name in done], existing)
+    merge = merge_manifest(storage, revision, local_bytes, merge)
+    report.objects.append(_manifest_report(merge, local_bytes, False))
+    # The bucket, not the local directory, decides whether the set is complete: every fact used
+    # here comes from a stat of the bucket and the manifest bytes this publish wrote or found.
+    incomplete = revision_problems(storage, revision, expected, seen=seen, manifest_bytes=merge.data)
+    if incomplete and set(expected) <= set(local_archs):
+        raise CrioError(f"{revision} is not complete in {storage.url}, no marker moved: "
+                        + "; ".join(incomplete), ExitCode.INCOMPLETE_SET)
+    if incomplete:
+        report.waiting = incomplete  # another runner's part is missing: its publish moves the markers
+        return report
+    if merge.data == local_bytes:  # the bucket holds the very manifest this set signed
+        signed = _upload_all(storage, signatures, progress)
+        report.objects += [_object_report(f, signed[f.name]) for f in signatures]
+    elif signatures:
+        report.signed = sign_merged_manifest(storage, revision, merge.data, suffixes, signers)
+    report.markers = [move_marker(storage, move, revision, repo, plan) for move, plan in zip(moves, plans,
+                                                                                           strict=True)]
+    return report
+
+
+def _read_back(storage: Storage, written: list[LocalFile], existing: dict[str, ObjectInfo | None]
+               ) -> dict[str, ObjectInfo | None]:
+    """Stat what was written now (what was skipped was compared by a stat moments ago); raise on any mismatch."""
     seen = dict(existing)
-    written = [f for f in files if f.name in done]
     with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
         seen.update(zip((f.object_path for f in written), pool.map(storage.stat, [f.object_path for f in written]),
                         strict=True))
     problems = [p for f in written if (p := _read_back_problem(f, seen[f.object_path]))]
     if problems:
         raise CrioError("read-back failed, no marker moved: " + "; ".join(problems), ExitCode.VERIFY_FAILED)
-    if moves:
-        # The bucket, not the local directory, decides whether the set is complete: every fact
-        # used here comes from a stat of the bucket, and the manifest's stored hash was checked.
-        manifest_file = next(f for f in files if f.name == manifest_name(revision))
-        incomplete = revision_problems(storage, revision, sorted(set(archs) | set(DEFAULT_BUILD_ARCHITECTURES)),
-                                       seen=seen, manifest_bytes=manifest_file.path.read_bytes())
-        if incomplete:
-            raise CrioError(f"{revision} is not complete in {storage.url}, no marker moved: "
-                            + "; ".join(incomplete), ExitCode.INCOMPLETE_SET)
-        report.markers = [move_marker(storage, move, revision, repo, plan) for move, plan in zip(moves, plans,
-                                                                                               strict=True)]
+    return seen
+
+
+def _manifest_report(merge: ManifestMerge, local_bytes: bytes, dry_run: bool) -> ObjectReport:
+    """The revision manifest as one object of the report: uploaded when created or merged, else skipped."""
+    action = ObjectAction.SKIP if merge.outcome is MergeOutcome.UNCHANGED else ObjectAction.UPLOAD
+    same = merge.outcome is not MergeOutcome.MERGE and merge.data == local_bytes
+    report = ObjectReport(merge.path, len(merge.data), action, Digests.of_bytes(merge.data).sha256)
+    report.text = None if same else merge.line(dry_run)
     return report
