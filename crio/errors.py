@@ -33,6 +33,8 @@ class ExitCode(IntEnum):
     BAD_RESPONSE = 14
     CONNECTION = 15
     OUTPUT_FILE = 16
+    # crio-get and scripts/get
+    DOWNGRADE = 17
     # crio-release bundle
     SPEC = 20
     CHECKSUM = 21
@@ -71,6 +73,7 @@ LABELS: dict[ExitCode, str] = {
     ExitCode.NOT_FOUND: "crio-status: not found (404)",
     ExitCode.BAD_RESPONSE: "crio-status: bad response (not JSON, HTTP error)",
     ExitCode.CONNECTION: "crio-status: connection refused",
+    ExitCode.DOWNGRADE: "downgrade refused (an older revision than the installed one; -t REV or --allow-downgrade)",
     ExitCode.SPEC: "bundle spec invalid",
     ExitCode.CHECKSUM: "checksum mismatch of a component",
     ExitCode.ELF_MACHINE: "ELF machine not the bundle's architecture",
@@ -88,8 +91,8 @@ LABELS: dict[ExitCode, str] = {
     ExitCode.GIT: "git operation failed",
 }
 
-#: The codes scripts/get and crio-get exit with.
-INSTALLER_CODES: tuple[ExitCode, ...] = tuple(c for c in ExitCode if c <= ExitCode.NOT_ROOT)
+#: The codes scripts/get and crio-get exit with (0-9, then the installer codes numbered after crio-status's).
+INSTALLER_CODES: tuple[ExitCode, ...] = (*(c for c in ExitCode if c <= ExitCode.NOT_ROOT), ExitCode.DOWNGRADE)
 #: The codes the in-bundle `install` script exits with (it downloads and resolves nothing).
 INSTALL_SCRIPT_CODES: tuple[ExitCode, ...] = (
     ExitCode.OK, ExitCode.USAGE, ExitCode.VERIFICATION, ExitCode.INSTALL, ExitCode.MISSING_TOOL, ExitCode.NOT_ROOT,
