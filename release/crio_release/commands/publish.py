@@ -13,7 +13,7 @@ from crio.arch import DEFAULT_BUILD_ARCHITECTURES
 from crio.cli import arch_option
 from crio.errors import CrioError, ExitCode
 from crio.revision import parse_revision
-from crio.signing import VERIFY_KEY_ENV
+from crio.signing import SIGNING_KEY_ENV, VERIFY_KEY_ENV
 
 _BUCKET_HELP = "Bucket URL: gs://BUCKET[/PREFIX] (STORAGE_EMULATOR_HOST honoured) or file:///DIR."
 _ARCH_HELP = f"Architecture to publish/check; repeatable (default: {', '.join(DEFAULT_BUILD_ARCHITECTURES)})."
@@ -38,9 +38,12 @@ def _branch(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
               help="Git clone used to order commits (a commit marker only moves to a descendant).")
 @arch_option("--arch", "archs", multiple=True, help=_ARCH_HELP)
 @click.option("--dry-run", is_flag=True, help="Print each planned upload and marker move; write nothing.")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PEM private key that signed the set: signs the markers moved (default: $CRIO_SIGNING_KEY; "
+                   "required for a signed set).")
 @click.argument("directory", type=click.Path(path_type=Path))
 def publish_command(bucket_url: str, rev: str, branch: str | None, repo: Path | None, archs: tuple[str, ...],
-                    dry_run: bool, directory: Path) -> None:
+                    dry_run: bool, key_path: Path | None, directory: Path) -> None:
     """Upload every artifact of REV from DIRECTORY, then move its markers forward.
 
     \b
@@ -52,9 +55,12 @@ def publish_command(bucket_url: str, rev: str, branch: str | None, repo: Path | 
       crio-release publish --bucket file:///srv/bucket --rev v1.22.3 --dry-run out/
     """
     from crio_release.publish.publish import publish_revision
+    from crio_release.publish.sign import load_signing_key
 
+    key = load_signing_key(key_path) if key_path or os.environ.get(SIGNING_KEY_ENV) else None
     report = publish_revision(bucket_url, parse_revision(rev), directory, branch=branch, repo=repo,
-                              archs=list(archs) or None, dry_run=dry_run, progress=sys.stderr.isatty())
+                              archs=list(archs) or None, dry_run=dry_run, progress=sys.stderr.isatty(),
+                              signing_key=key)
     for line in report.lines():
         click.echo(line)
 

@@ -20,6 +20,7 @@ Examples:
 Writes TARBALL.sig and SBOM.sig for every architecture in the revision
 manifest, updates the manifest to list them, then writes MANIFEST.sig.
 Signatures are base64 ECDSA P-256 (cosign blob format, openssl-verifiable).
+Markers are signed when `crio-release publish --key` moves them.
 {EXIT_CODES_HELP}""")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--rev", "rev", required=True, help="Revision whose artifacts to sign: a full commit SHA or vX.Y.Z.")

@@ -28,11 +28,13 @@ from crio.artifacts import (
     arch_files,
     manifest_name,
     manifest_signature_name,
+    marker_signature_name,
     markers_for,
     object_path,
 )
 from crio.errors import CrioError, ExitCode
 from crio.revision import Revision
+from crio_release.publish.marker_signing import check_marker_signing, sign_moved_marker
 from crio_release.publish.markers import (
     MarkerResult,
     move_marker,
@@ -135,6 +137,7 @@ class PublishReport:
     dry_run: bool
     objects: list[ObjectReport] = field(default_factory=list)
     markers: list[MarkerResult] = field(default_factory=list)
+    marker_signatures: list[str] = field(default_factory=list)
 
     @property
     def uploaded(self) -> list[ObjectReport]:
@@ -151,6 +154,7 @@ class PublishReport:
     def lines(self) -> list[str]:
         out = [o.line(self.dry_run) for o in self.objects]
         out += [("would: " if self.dry_run else "") + m.line() for m in self.markers]
+        out += self.marker_signatures
         if not self.markers:
             out.append(f"no marker names {self.revision}: it is neither a stable tag nor a commit on "
                        "main or a release branch")
@@ -316,9 +320,11 @@ def _object_report(local: LocalFile, action: str) -> ObjectReport:
 
 def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, branch: str | None = None,
                      repo: Path | None = None, archs: list[str] | None = None, dry_run: bool = False,
-                     progress: bool = False) -> PublishReport:
+                     progress: bool = False, signing_key: bytes | None = None) -> PublishReport:
     """Publish the full set of `revision` from `directory` and move its markers forward.
 
+    With `signing_key` (required when the set is signed) every marker moved, or already naming
+    `revision`, gets its signed statement (marker_signing) right after it moves.
     Raises CrioError with the class's exit code; on any error no marker has moved.
     """
     storage = open_bucket(bucket_url)
@@ -337,9 +343,16 @@ def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, br
     actions = {local.name: _compare_existing(local, existing[local.object_path]) for local in files}
     moves = markers_for(revision, branch)
     plans = [plan_marker(storage, move, revision, repo) for move in moves]  # refuses to guess before any write
+    manifest_sig = Path(directory) / manifest_signature_name(revision)
+    check_marker_signing(storage, [m.marker for m in moves], signing_key,
+                         (Path(directory) / manifest_name(revision), manifest_sig.read_bytes())
+                         if manifest_sig.is_file() else None)
     if dry_run:
         report.objects = [_object_report(f, actions[f.name]) for f in files]
         report.markers = plans
+        if signing_key is not None:
+            report.marker_signatures = [f"would sign {marker_signature_name(p.marker)}" for p in plans
+                                        if p.outcome in ("planned", "unchanged")]
         return report
 
     manifest_names = {manifest_name(revision), manifest_signature_name(revision)}
@@ -369,4 +382,7 @@ def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, br
                             + "; ".join(incomplete), ExitCode.INCOMPLETE_SET)
         report.markers = [move_marker(storage, move, revision, repo, plan) for move, plan in zip(moves, plans,
                                                                                                strict=True)]
+        if signing_key is not None:
+            report.marker_signatures = [sign_moved_marker(storage, m.marker, revision, signing_key)
+                                        for m in report.markers if m.outcome in ("moved", "unchanged")]
     return report

@@ -85,7 +85,8 @@ def sign_revision(directory: Path, revision: Revision, key_pem: bytes) -> list[P
     # Sign everything in memory first: a bad key fails before any file is written.
     for path, signature in signatures.items():
         _write_atomic(path, signature)
-    updated = build_revision_manifest(directory, revision, manifest.architectures, manifest.version)
+    updated = build_revision_manifest(directory, revision, manifest.architectures, manifest.version,
+                                      manifest.source_date_epoch)
     write_revision_manifest(directory, updated)
     manifest_sig = directory / manifest_signature_name(revision)
     if not _still_valid(manifest_path, manifest_sig, public):

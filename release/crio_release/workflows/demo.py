@@ -187,7 +187,8 @@ def run_demo(workdir: Path, *, bucket_url: str | None = None, branch: str | None
                     for p in sorted(out_dir.iterdir()) if p.is_file() and str(revision) in p.name]
 
     published = step("publish")(lambda: publish_revision(bucket_url, revision, out_dir, branch=branch,
-                                                         repo=REPO_ROOT if branch else None, archs=list(archs)))
+                                                         repo=REPO_ROOT if branch else None, archs=list(archs),
+                                                         signing_key=private_key.read_bytes()))
     for line in published.lines():  # type: ignore[attr-defined]
         say(f"  {line}")
     report.uploaded = len(published.uploaded)  # type: ignore[attr-defined]
