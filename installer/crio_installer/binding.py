@@ -57,10 +57,12 @@ def installed_state_at(state_dir: Path) -> InstalledState:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return InstalledState()
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             return InstalledState()
-        return installed_state(handle.read(META_HEAD_BYTES))
+        return installed_state(os.read(fd, META_HEAD_BYTES))
+    finally:
+        os.close(fd)
 
 
 def _fetch(fetcher: Fetcher, url: str, missing: str) -> bytes:
