@@ -81,7 +81,13 @@ def check_marker_signature(fetcher: Fetcher, base_url: str, marker: str, revisio
     url = object_url(base_url, marker_signature_name(marker))
     data = _fetch(fetcher, url, f"a trusted key was given but marker {marker} is not signed: {url} not found")
     not_before = installed.marker_published if installed.channel == marker else None
-    statement = verify_marker_signature(data, key.read_bytes(), marker, revision, not_before)
+    try:
+        statement = verify_marker_signature(data, key.read_bytes(), marker, revision, not_before)
+    except CrioError as exc:
+        if exc.exit_code != ExitCode.USAGE:
+            raise
+        # A key openssl cannot use fails scripts/get's verification; the same class here.
+        raise CrioError(f"{exc.message}: {key}", ExitCode.VERIFICATION) from None
     log(f"marker signature verified: {marker} names {revision} (published {statement.published})")
     return statement.published
 
