@@ -281,6 +281,11 @@ def publish_markers_for(revision: Revision, branch: str | None = None) -> list[M
     return markers_for(revision, branch) + bundle_markers_for(revision, branch)
 
 
+def marker_signature_name(marker: str) -> str:
+    """`latest-1.22.txt.sig`: the marker's signed statement (crio.signed_marker), beside the marker."""
+    return marker + SIGNATURE_SUFFIX
+
+
 def marker_for_request(request: str | None) -> str:
     """The marker `get -t` reads: none -> latest-main.txt, `v1.21` -> latest-1.21.txt."""
     if not request:

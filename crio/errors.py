@@ -33,6 +33,8 @@ class ExitCode(IntEnum):
     BAD_RESPONSE = 14
     CONNECTION = 15
     OUTPUT_FILE = 16
+    # crio-get and scripts/get
+    DOWNGRADE = 17
     # crio-get and scripts/get: one transaction per root at a time
     LOCKED = 18
     # crio-release bundle
@@ -74,6 +76,7 @@ LABELS: dict[ExitCode, str] = {
     ExitCode.NOT_FOUND: "crio-status: not found (404)",
     ExitCode.BAD_RESPONSE: "crio-status: bad response (not JSON, HTTP error)",
     ExitCode.CONNECTION: "crio-status: connection refused",
+    ExitCode.DOWNGRADE: "downgrade refused (an older revision than the installed one; -t REV or --allow-downgrade)",
     ExitCode.LOCKED: "another install or uninstall holds the lock on this root",
     ExitCode.SPEC: "bundle spec invalid",
     ExitCode.CHECKSUM: "checksum mismatch of a component",
@@ -92,8 +95,9 @@ LABELS: dict[ExitCode, str] = {
     ExitCode.GIT: "git operation failed",
 }
 
-#: The codes scripts/get and crio-get exit with.
-INSTALLER_CODES: tuple[ExitCode, ...] = (*(c for c in ExitCode if c <= ExitCode.NOT_ROOT), ExitCode.LOCKED)
+#: The codes scripts/get and crio-get exit with (0-9, then the installer codes numbered after crio-status's).
+INSTALLER_CODES: tuple[ExitCode, ...] = (*(c for c in ExitCode if c <= ExitCode.NOT_ROOT), ExitCode.DOWNGRADE,
+                                        ExitCode.LOCKED)
 #: The codes the in-bundle `install` script exits with (it downloads and resolves nothing).
 INSTALL_SCRIPT_CODES: tuple[ExitCode, ...] = (
     ExitCode.OK, ExitCode.USAGE, ExitCode.VERIFICATION, ExitCode.INSTALL, ExitCode.MISSING_TOOL, ExitCode.NOT_ROOT,

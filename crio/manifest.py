@@ -34,19 +34,21 @@ class RevisionManifest:
     version: str
     architectures: list[str]
     files: list[FileEntry] = field(default_factory=list)
+    #: The revision's build time (the bundles' SOURCE_DATE_EPOCH: its commit time); installers order
+    #: commit revisions by it. None in manifests written before it was recorded.
+    source_date_epoch: int | None = None
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "schema": SCHEMA,
-                "revision": self.revision,
-                "version": self.version,
-                "architectures": self.architectures,
-                "files": [vars(f) for f in sorted(self.files, key=lambda f: f.name)],
-            },
-            indent=2,
-            sort_keys=True,
-        ) + "\n"
+        data: dict[str, object] = {
+            "schema": SCHEMA,
+            "revision": self.revision,
+            "version": self.version,
+            "architectures": self.architectures,
+            "files": [vars(f) for f in sorted(self.files, key=lambda f: f.name)],
+        }
+        if self.source_date_epoch is not None:
+            data["source_date_epoch"] = self.source_date_epoch
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> RevisionManifest:
@@ -56,7 +58,10 @@ class RevisionManifest:
                 raise ValueError(f"unknown schema {data.get('schema')!r}")
             parse_revision(data["revision"])
             files = [FileEntry(**entry) for entry in data["files"]]
-            return cls(data["revision"], data["version"], list(data["architectures"]), files)
+            epoch = data.get("source_date_epoch")
+            if epoch is not None and (type(epoch) is not int or epoch < 0):
+                raise ValueError(f"source_date_epoch {epoch!r} is not seconds since 1970")
+            return cls(data["revision"], data["version"], list(data["architectures"]), files, epoch)
         except CrioError as exc:
             raise CrioError(f"revision manifest is malformed: {exc.message}", ExitCode.VERIFICATION) from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -66,8 +71,12 @@ class RevisionManifest:
         return {f.name: f for f in self.files}
 
 
-def build_revision_manifest(directory: Path, revision: Revision, archs: list[str], version: str) -> RevisionManifest:
-    """Describe the artifacts of `revision` found in `directory`; every required role must be there."""
+def build_revision_manifest(directory: Path, revision: Revision, archs: list[str], version: str,
+                            source_date_epoch: int | None = None) -> RevisionManifest:
+    """Describe the artifacts of `revision` found in `directory`; every required role must be there.
+
+    `source_date_epoch` is the build time the manifest records (what orders commit revisions).
+    """
     entries: list[FileEntry] = []
     for arch in archs:
         for role, name in arch_files(arch, revision).items():
@@ -78,7 +87,7 @@ def build_revision_manifest(directory: Path, revision: Revision, archs: list[str
                 assert role in OPTIONAL_ROLES
                 continue
             entries.append(FileEntry(name, arch, role, path.stat().st_size, sha256_file(path)))
-    return RevisionManifest(str(revision), version, list(archs), entries)
+    return RevisionManifest(str(revision), version, list(archs), entries, source_date_epoch)
 
 
 def write_revision_manifest(directory: Path, manifest: RevisionManifest) -> Path:

@@ -20,7 +20,11 @@ EXIT_CODES = exit_code_help(INSTALLER_CODES)
     name="crio-get",
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="\b\nVerification: the sha256 is always checked; a published .sig needs -k (or the skip flag),\n"
-    "and -k needs a published .sig.\nEnvironment: DESTDIR, PREFIX, ... pass to the bundle's install script;\n"
+    "and -k needs a published .sig. With -k, the signed revision manifest must name the revision,\n"
+    "arch, tarball and sha256, the bundle's manifest.json the same revision and arch, and a marker\n"
+    "read must be signed for its channel, not older than the installed revision's.\n"
+    "Through a marker, an older revision than the installed one is refused (exit 17)\n"
+    "unless -t names it or --allow-downgrade is given.\nEnvironment: DESTDIR, PREFIX, ... pass to the bundle's install script;\n"
     "CRIO_GET_TIMEOUT, CRIO_GET_RETRIES, CRIO_GET_RETRY_DELAY, CRIO_GET_MAX_BYTES, CRIO_VERIFY_KEY,\n"
     "CRIO_GET_LOCK_TIMEOUT (seconds to wait for another install on this root, default 60).\n\b\nExit codes:\n" + EXIT_CODES,
 )
@@ -38,6 +42,8 @@ EXIT_CODES = exit_code_help(INSTALLER_CODES)
 @click.option("-k", "--key", type=click.Path(path_type=Path), help="trusted public key (PEM) for .sig files")
 @click.option("--insecure-skip-signature-verification", "skip_signature", is_flag=True,
               help="do not verify signatures (the sha256 is always checked)")
+@click.option("--allow-downgrade", is_flag=True,
+              help="install what the marker names even if it is older than the installed revision")
 def get_command(**kwargs: object) -> None:
     """Download, verify and install a CRI-O static bundle."""
     try:

@@ -18,7 +18,8 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,12 +35,13 @@ from crio.artifacts import (
     SIGNATURE_SUFFIX,
     parse_tarball_name,
 )
+from crio.downgrade import InstalledState
 from crio.download import Fetcher, NotFound, RetryPolicy
 from crio.errors import CrioError, ExitCode
 from crio.marker import read_marker
 from crio.paths import check_destdir, check_install_environment
 from crio.urls import file_url_path, redact
-from crio_installer import resolve, transaction, verify
+from crio_installer import binding, resolve, transaction, verify
 from crio_installer.extract import StreamingExtractor, max_bytes_from_env
 from crio_installer.lock import lock_timeout_from_env
 
@@ -56,6 +58,7 @@ class Options:
     uninstall: bool = False
     key: Path | None = None
     skip_signature: bool = False
+    allow_downgrade: bool = False
 
 
 def say(message: str) -> None:
@@ -89,6 +92,16 @@ class Request:
         if key is None and os.environ.get("CRIO_VERIFY_KEY"):
             key = Path(os.environ["CRIO_VERIFY_KEY"])
         return cls(options, destdir, policy, max_bytes, key)
+
+    @property
+    def key_in_use(self) -> Path | None:
+        """The key signatures are checked with (None without -k, or with the skip flag)."""
+        return None if self.options.skip_signature else self.key
+
+    @cached_property
+    def installed(self) -> InstalledState:
+        """What the install record below DESTDIR says is installed (marker replay and downgrade checks)."""
+        return binding.installed_state_at(transaction.state_dir(self.destdir))
 
     @property
     def installs(self) -> bool:
@@ -148,7 +161,13 @@ def make_plan(request: Request, fetcher: Fetcher) -> resolve.Plan:
         assert given is not None
         return resolve.plan_for(base_url, arch, given, "given with -t")
     url = resolve.marker_url(base_url, marker)
-    return resolve.plan_for(base_url, arch, _read_marker_at(fetcher, url, marker), f"marker {url}")
+    revision = _read_marker_at(fetcher, url, marker)
+    published = None
+    if request.key_in_use is not None:
+        published = binding.check_marker_signature(fetcher, base_url, marker, revision, request.key_in_use,
+                                                   request.installed, say)
+    return replace(resolve.plan_for(base_url, arch, revision, f"marker {url}"), marker=marker,
+                   marker_published=published)
 
 
 def _host_or_given_arch(given: str | None) -> str:
@@ -206,6 +225,10 @@ def _print_plan(plan: resolve.Plan, request: Request, print_line: Callable[[str]
     out(f"tarball: {plan.tarball_url}")
     out(f"checksum: {plan.checksum_url}")
     out(f"signature: {plan.signature_url} (verified when published{skipped})")
+    out(f"revision manifest: {binding.manifest_url(plan)} ("
+        + ("must be published and signed)" if request.key_in_use else "cross-checked when published)"))
+    if plan.marker_published is not None:
+        out(f"marker signature: verified, published {plan.marker_published}")
     if options.download_dir is not None:
         out(f"download to: {options.download_dir} (nothing installed)")
     else:
@@ -226,6 +249,7 @@ class VerifiedBundle:
     staging: Path
     tarball_sha256: str
     manifest_checked: bool   # every file manifest.json lists was extracted with its sha256
+    record_meta: dict[str, str] = field(default_factory=dict)   # what the install record keeps of it
 
 
 def fetch_verified(plan: resolve.Plan, request: Request, fetcher: Fetcher, work: Path) -> VerifiedBundle:
@@ -241,6 +265,10 @@ def fetch_verified(plan: resolve.Plan, request: Request, fetcher: Fetcher, work:
     check_sig = verify.signature_policy(signature is not None, request.key, options.skip_signature, name,
                                         plan.signature_url)
     expected = verify.expected_digest(checksum, name)
+    bound, manifest, manifest_sig = binding.fetch_binding(fetcher, plan, request.key_in_use, expected, say)
+    build_time = bound.build_time if bound is not None else None
+    if request.installs:
+        binding.check_downgrade(plan, request.installed, build_time, options.allow_downgrade, say)
     say(f"downloading {plan.tarball_url}")
     extractor = None if options.download_dir is not None else StreamingExtractor(work / "staging",
                                                                                   request.max_bytes)
@@ -256,6 +284,7 @@ def fetch_verified(plan: resolve.Plan, request: Request, fetcher: Fetcher, work:
             extractor.finish()
             manifest_checked = extractor.manifest_checked
             extractor = None
+            binding.check_identity(work / "staging", plan, request.key_in_use is not None, say)
     except BaseException:
         if extractor is not None:
             extractor.abort()
@@ -266,7 +295,9 @@ def fetch_verified(plan: resolve.Plan, request: Request, fetcher: Fetcher, work:
     if options.download_dir is not None:
         assert partial is not None
         _save_download(options.download_dir, partial, name, checksum, signature)
-    return VerifiedBundle(work / "staging", digest.hexdigest(), manifest_checked)
+        binding.save_revision_manifest(options.download_dir, plan.revision, manifest, manifest_sig)
+    return VerifiedBundle(work / "staging", digest.hexdigest(), manifest_checked,
+                          binding.record_meta(plan, build_time, options.file is not None))
 
 
 def _read_published(fetcher: Fetcher, plan: resolve.Plan, url: str) -> bytes:
@@ -324,7 +355,7 @@ def _verify_signature(digest: bytes, signature: bytes | None, request: Request, 
         verify.check_signature(digest, signature, request.key, name)
         say("signature verified")
     else:
-        say(f"no signature is published for {name}: verified by sha256 only")
+        say(f"WARNING: no signature is published for {name}: checked only against a sha256 from the same mirror")
 
 
 def _exclusive_temp(directory: Path, prefix: str, suffix: str) -> tuple[BinaryIO, Path]:
@@ -366,4 +397,4 @@ def install(source: VerifiedBundle, destination: str) -> None:
     script need not hash the files again.
     """
     transaction.install_bundle(source.staging, destination, say,
-                               source.tarball_sha256 if source.manifest_checked else None)
+                               source.tarball_sha256 if source.manifest_checked else None, source.record_meta)

@@ -31,6 +31,8 @@ class Plan:
     tarball_url: str
     checksum_url: str
     signature_url: str
+    marker: str | None = None             # the marker the revision was read from (None: -t REV or -f)
+    marker_published: int | None = None   # its signed statement's publication time, when verified
 
     @property
     def tarball_name(self) -> str:

@@ -245,21 +245,18 @@ def _lock(destdir: str, log: Log) -> RootLock:
     return RootLock(sdir, sdir / INSTALL_RECORD, lock_timeout_from_env(), log)
 
 
-def install_bundle(staging: Path, destdir: str, log: Log, verified_sha256: str | None = None) -> None:
+def install_bundle(staging: Path, destdir: str, log: Log, verified_sha256: str | None = None,
+                   record_meta: dict[str, str] | None = None) -> None:
     """Run `cri-o/install` in a transaction, under the root's lock: on failure the previous installation is restored.
 
     `verified_sha256`: the tarball's sha256, when it was verified and every file was checked against
     manifest.json while extracting; an install script that offers --verified-tarball then skips
-    hashing every file again (older ones are run as they are). The sha256 of the install script
-    (which it keeps in the state dir) is recorded for `-U`.
+    hashing every file again (older ones are run as they are). `record_meta`: metadata for the
+    record (revision, channel, build time), passed to a script that offers --record-meta. The sha256
+    of the install script (which it keeps in the state dir) is recorded for `-U`.
     """
     bundle = staging / BUNDLE_TOP
-    extra: list[str] = []
-    if verified_sha256 is not None:
-        offered = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", "--help"], cwd=bundle,
-                                 capture_output=True, text=True, check=False)
-        if offered.returncode == 0 and "--verified-tarball SHA256" in offered.stdout:
-            extra = ["--verified-tarball", verified_sha256]
+    extra = _offered_options(bundle, verified_sha256, record_meta or {}, log)
     script_sha256 = _sha256(bundle / BUNDLE_INSTALL_SCRIPT)
     sdir = state_dir(destdir)
     with _lock(destdir, log) as lock:
@@ -342,6 +339,24 @@ def _recorded_state_parents(sdir: Path, destdir: str) -> list[Path]:
                 and fields[0] != "/" and (fields[0] == state or is_below(state, fields[0])):
             out.append(Path(destdir + fields[0]))
     return sorted(out, key=lambda p: len(str(p)), reverse=True)
+
+
+def _offered_options(bundle: Path, verified_sha256: str | None, record_meta: dict[str, str], log: Log) -> list[str]:
+    """The options of the bundle's install script asked for that its --help says it offers."""
+    if verified_sha256 is None and not record_meta:
+        return []
+    offered = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", "--help"], cwd=bundle,
+                             capture_output=True, text=True, check=False)
+    text = offered.stdout if offered.returncode == 0 else ""
+    extra: list[str] = []
+    if verified_sha256 is not None and "--verified-tarball SHA256" in text:
+        extra += ["--verified-tarball", verified_sha256]
+    if record_meta and "--record-meta KEY=VALUE" not in text:
+        log("WARNING: the bundle's install script cannot record its revision: a later downgrade from it is not "
+            "detected")
+    elif record_meta:
+        extra += [arg for key, value in record_meta.items() for arg in ("--record-meta", f"{key}={value}")]
+    return extra
 
 
 def uninstall(destdir: str, log: Log) -> None:

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from crio_release.publish.publish import publish_revision
+from crio_release.publish.sign import sign_revision
 from helpers.bundles import make_embedded_bundles
 
-from crio.artifacts import arch_files
-from crio.manifest import build_revision_manifest, write_revision_manifest
 from crio.revision import parse_revision
-from crio.signing import generate_keypair, sign_file
+from crio.signing import generate_keypair
 
 TAG = "v1.21.0"
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -26,15 +25,15 @@ ARCHS = ("amd64", "arm64")
 @dataclass(frozen=True)
 class Published:
     plain: Path          # bucket dir: TAG and SHA, unsigned; markers latest-1.21.txt and latest-main.txt
-    signed: Path         # bucket dir: TAG with .sig files; marker latest-1.21.txt
+    signed: Path         # bucket dir: TAG signed by crio-release sign; marker latest-1.21.txt and its signature
     build: Path          # builder output of TAG (tarball + side files), unsigned
     public_key: Path
     other_public_key: Path
 
 
-def _publish(bucket: Path, build: Path, revision: str, branch: str | None) -> None:
+def _publish(bucket: Path, build: Path, revision: str, branch: str | None, key: bytes | None = None) -> None:
     bucket.mkdir(parents=True, exist_ok=True)
-    publish_revision(bucket.as_uri(), parse_revision(revision), build, branch=branch)
+    publish_revision(bucket.as_uri(), parse_revision(revision), build, branch=branch, signing_key=key)
 
 
 @pytest.fixture(scope="session")
@@ -54,11 +53,6 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
 
     build_signed = root / "build-signed"
     shutil.copytree(build_tag, build_signed)
-    for arch in ARCHS:
-        files = arch_files(arch, TAG)
-        for role, target in (("signature", "tarball"), ("sbom_signature", "sbom")):
-            (build_signed / files[role]).write_bytes(sign_file(build_signed / files[target], private))
-    manifest = build_revision_manifest(build_signed, parse_revision(TAG), list(ARCHS), TAG.removeprefix("v"))
-    write_revision_manifest(build_signed, manifest)
-    _publish(root / "signed", build_signed, TAG, None)
+    sign_revision(build_signed, parse_revision(TAG), private)   # what `crio-release sign` writes
+    _publish(root / "signed", build_signed, TAG, None, private)
     return Published(root / "plain", root / "signed", build_tag, root / "key.pub", root / "other.pub")

@@ -14,27 +14,37 @@ import subprocess
 from pathlib import Path
 
 from crio_installer import journal
+from crio_installer.binding import installed_state_at
 from helpers.bundle_install import BUNDLE_FILES
 from helpers.get_fixtures import CRIO_GET, GET_SCRIPT
 
 from crio.arch import ALIASES, ARCHITECTURES, normalize_arch
 from crio.artifacts import (
     INSTALL_PATH_VARIABLES,
+    INSTALL_RECORD,
     INSTALL_VARIABLES,
     MAIN_MARKER,
     SHA256_TOOLS,
+    arch_files,
     artifact_url,
+    manifest_name,
     marker_for_request,
+    marker_signature_name,
     parse_tarball_name,
     public_base_url,
     tarball_name,
 )
+from crio.binding import MAX_MANIFEST_BYTES, bundle_identity, read_tarball_binding
 from crio.bundle_manifest import BundleFile, BundleManifest
+from crio.downgrade import revision_order
 from crio.errors import INSTALL_SCRIPT_CODES, INSTALLER_CODES, CrioError, ExitCode, exit_code_help
+from crio.manifest import FileEntry, RevisionManifest
 from crio.marker import read_marker
 from crio.paths import check_path_variable
 from crio.record import check_row_paths, format_row, parse_record, rows_by_path
-from crio.revision import parse_minor_series, parse_revision
+from crio.revision import Version, parse_minor_series, parse_revision
+from crio.signed_marker import MarkerStatement, parse_marker_signature, sign_marker
+from crio.signing import generate_keypair
 from crio.urls import file_url_path, redact, redact_url
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -580,4 +590,306 @@ def test_a_changed_copy_fails_the_contract(tmp_path: Path) -> None:
         except AssertionError:
             continue
         survived.append(f"{which}: {old!r} -> {new!r}")
+    assert not survived, "changed copies the contract test did not catch:\n" + "\n".join(survived)
+
+
+# --- binding and downgrades: scripts/get's copies of crio/binding.py, signed_marker.py, downgrade.py ---------
+
+def _revision_manifest(revision: str = "v1.21.0", epoch: int | None = 1_700_000_000,
+                       archs: tuple[str, ...] = ("amd64", "arm64")) -> RevisionManifest:
+    files = [FileEntry(name, arch, role, 1000 + index, f"{index:02x}" * 32)
+             for arch in archs for index, (role, name) in enumerate(arch_files(arch, revision).items())]
+    return RevisionManifest(revision, "1.21.0", list(archs), files, epoch)
+
+
+def _edit(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def _revision_manifests() -> list[tuple[str, bytes, str, str]]:
+    """(case, bytes, requested revision, requested arch): the builder's layout and what a mirror might serve."""
+    good = _revision_manifest().to_json()
+    data = json.loads(good)
+    tarball = tarball_name("amd64", "v1.21.0")
+
+    def dumped(value: object, **kwargs: object) -> str:
+        return json.dumps(value, **kwargs) + "\n"  # type: ignore[arg-type]
+
+    def changed(**top: object) -> str:
+        return dumped({**data, **top}, indent=2, sort_keys=True)
+
+    def file_changed(**entry: object) -> str:
+        files = [dict(f, **entry) if f["name"] == tarball else f for f in data["files"]]
+        return changed(files=files)
+
+    cases = [
+        ("builder", good, "v1.21.0", "amd64"),
+        ("builder-arm64", good, "v1.21.0", "arm64"),
+        ("no-build-time", _revision_manifest(epoch=None).to_json(), "v1.21.0", "amd64"),
+        ("commit", _revision_manifest(SHA).to_json(), SHA, "amd64"),
+        ("other-revision-requested", good, "v1.21.1", "amd64"),
+        ("arch-not-listed", good, "v1.21.0", "s390x"),
+        ("arch-listed-without-files", _revision_manifest(archs=("amd64",)).to_json().replace(
+            '"amd64"\n  ]', '"amd64",\n    "ppc64le"\n  ]'), "v1.21.0", "ppc64le"),
+        ("role-swapped", file_changed(role="sbom"), "v1.21.0", "amd64"),
+        ("arch-swapped", file_changed(arch="arm64"), "v1.21.0", "amd64"),
+        ("sha-upper", file_changed(sha256=HEX.upper()), "v1.21.0", "amd64"),
+        ("sha-short", file_changed(sha256=HEX[:63]), "v1.21.0", "amd64"),
+        ("size-string", file_changed(size="12"), "v1.21.0", "amd64"),
+        ("size-negative", file_changed(size=-1), "v1.21.0", "amd64"),
+        ("size-bool", file_changed(size=True), "v1.21.0", "amd64"),
+        ("size-float", file_changed(size=1.5), "v1.21.0", "amd64"),
+        ("extra-file-key", file_changed(note="x"), "v1.21.0", "amd64"),
+        ("extra-top-key", changed(note="x"), "v1.21.0", "amd64"),
+        ("schema-2", changed(schema=2), "v1.21.0", "amd64"),
+        ("schema-true", changed(schema=True), "v1.21.0", "amd64"),
+        ("epoch-max", changed(source_date_epoch=10**15 - 1), "v1.21.0", "amd64"),
+        ("epoch-too-big", changed(source_date_epoch=10**15), "v1.21.0", "amd64"),
+        ("epoch-null", changed(source_date_epoch=None), "v1.21.0", "amd64"),
+        ("epoch-string", changed(source_date_epoch="1"), "v1.21.0", "amd64"),
+        ("version-space", changed(version="1.21 .0"), "v1.21.0", "amd64"),
+        ("revision-unprefixed", changed(revision="1.21.0"), "v1.21.0", "amd64"),
+        ("no-architectures", changed(architectures=[]), "v1.21.0", "amd64"),
+        ("no-files", changed(files=[]), "v1.21.0", "amd64"),
+        ("duplicate-entry", changed(files=sorted(data["files"] + [data["files"][0]], key=lambda f: f["name"])),
+         "v1.21.0", "amd64"),
+        ("unsorted-files", changed(files=list(reversed(data["files"]))), "v1.21.0", "amd64"),
+        ("indent-4", dumped(data, indent=4, sort_keys=True), "v1.21.0", "amd64"),
+        ("compact", dumped(data, sort_keys=True), "v1.21.0", "amd64"),
+        ("unsorted-keys", dumped(dict(reversed(list(data.items()))), indent=2), "v1.21.0", "amd64"),
+        ("duplicate-revision-key", _edit(good, '"version": "1.21.0"\n',
+                                         '"version": "1.21.0",\n  "revision": "v9.9.9"\n'), "v1.21.0", "amd64"),
+        ("escaped-string", _edit(good, '"revision": "v1.21.0"', '"revision": "\\u00761.21.0"'), "v1.21.0", "amd64"),
+        ("crlf", good.replace("\n", "\r\n"), "v1.21.0", "amd64"),
+        ("no-final-newline", good.rstrip("\n"), "v1.21.0", "amd64"),
+        ("trailing-data", good + "{}\n", "v1.21.0", "amd64"),
+        ("trailing-blank-line", good + "\n", "v1.21.0", "amd64"),
+        ("nul", _edit(good, '"v1.21.0"', '"v1.2\x001.0"'), "v1.21.0", "amd64"),
+        ("latin1", _edit(good, '"1.21.0"', '"1.21.0\xe9"'), "v1.21.0", "amd64"),
+        ("array", "[]\n", "v1.21.0", "amd64"),
+        ("not-json", "not json\n", "v1.21.0", "amd64"),
+        ("empty", "", "v1.21.0", "amd64"),
+    ]
+    out = [(case, text.encode("latin-1"), rev, arch) for case, text, rev, arch in cases]
+    out.append(("huge", b" " * (MAX_MANIFEST_BYTES + 1), "v1.21.0", "amd64"))
+    return out
+
+
+REVISION_MANIFESTS = _revision_manifests()
+
+
+def check_revision_manifests(get_script: Path, tmp: Path) -> None:
+    calls, expected = [], []
+    for case, data, rev, arch in REVISION_MANIFESTS:
+        (tmp / f"{case}.json").write_bytes(data)
+        calls.append(["tarball_binding", str(tmp / f"{case}.json"), rev, arch])
+        expected.append(python_outcome(lambda d, r, a: read_tarball_binding(d, r, a).contract_text(), data, rev, arch))
+    accepted = {case for (case, *_), (code, _) in zip(REVISION_MANIFESTS, expected, strict=True) if code == 0}
+    assert accepted == {"builder", "builder-arm64", "no-build-time", "commit", "epoch-max"}, "the table is wrong"
+    compare_outcomes(calls, expected, get_script)
+
+
+def _bundle_manifests() -> list[tuple[str, bytes]]:
+    good = BundleManifest("v1.21.0", "1.21.0", "amd64", 0, [], [BundleFile("bin/crio", HEX)]).to_json()
+    nested = json.dumps({"components": [{"arch": "arm64", "revision": "v9.9.9"}], "files": []}, indent=2)
+    cases = [
+        ("builder", good),
+        ("files-only", _manifest({"path": "bin/a", "sha256": HEX})),
+        ("nested-keys-only", nested),
+        ("arch-only", '{\n  "arch": "amd64",\n  "files": []\n}\n'),
+        ("last-key-no-comma", '{\n  "files": [],\n  "arch": "amd64"\n}'),
+        ("two-arch-lines", _edit(good, '  "arch": "amd64",\n', '  "arch": "amd64",\n  "arch": "arm64",\n')),
+        ("bad-characters", _edit(good, '"arch": "amd64"', '"arch": "amd64 x"')),
+        ("no-space", _edit(good, '"arch": "amd64"', '"arch":"amd64"')),
+        ("crlf", good.replace("\n", "\r\n")),
+        ("nul", _edit(good, '"amd64"', '"amd\x0064"')),
+        ("compact", json.dumps(json.loads(good))),
+        ("empty", ""),
+    ]
+    return [(case, text.encode()) for case, text in cases]
+
+
+BUNDLE_IDENTITIES = _bundle_manifests()
+
+
+def check_bundle_identities(get_script: Path, tmp: Path) -> None:
+    def python(data: bytes) -> str:
+        return " ".join(v or "-" for v in bundle_identity(data))
+
+    calls = []
+    for case, data in BUNDLE_IDENTITIES:
+        (tmp / f"bundle-{case}.json").write_bytes(data)
+        calls.append(["bundle_identity", str(tmp / f"bundle-{case}.json")])
+    expected = [python_outcome(python, data) for _, data in BUNDLE_IDENTITIES]
+    assert expected[0] == (0, "v1.21.0 amd64") and expected[1] == (0, "- -"), "the table is wrong"
+    compare_outcomes(calls, expected, get_script)
+
+
+def _marker_signatures() -> list[tuple[str, bytes]]:
+    private, _ = generate_keypair()
+    good = sign_marker(MarkerStatement("latest-1.21.txt", "v1.21.3", 1_767_225_600), private)
+    commit = sign_marker(MarkerStatement("latest-main.txt", SHA, 0), private)
+    text = good.decode()
+    cases = [
+        ("good", good), ("commit", commit),
+        ("upper-sha", commit.replace(SHA.encode(), SHA.upper().encode())),
+        ("unprefixed", good.replace(b"revision v1.21.3", b"revision 1.21.3")),
+        ("four-lines", good.rsplit(b"signature", 1)[0]),
+        ("six-lines", good + b"note x\n"),
+        ("no-final-newline", good.rstrip(b"\n")),
+        ("header-2", good.replace(b"crio-marker 1", b"crio-marker 2")),
+        ("marker-path", good.replace(b"marker latest-1.21.txt", b"marker ../latest-1.21.txt")),
+        ("marker-sig-name", good.replace(b"marker latest-1.21.txt", b"marker latest-1.21.txt.sig")),
+        ("leading-zero", good.replace(b"published 1767225600", b"published 01767225600")),
+        ("sixteen-digits", good.replace(b"published 1767225600", b"published 1767225600000000")),
+        ("bad-signature-chars", good.replace(b"signature ", b"signature *")),
+        ("crlf", text.replace("\n", "\r\n").encode()),
+        ("trailing-space", good.replace(b"revision v1.21.3", b"revision v1.21.3 ")),
+        ("nul", good.replace(b"marker latest", b"marker \x00latest")),
+        ("latin1", good.replace(b"revision v1.21.3", b"revision v1.21.3\xe9")),
+        ("huge", good[:-1] + b"=" * 4096 + b"\n"),
+        ("empty", b""),
+    ]
+    return cases
+
+
+MARKER_SIGNATURES = _marker_signatures()
+
+
+def check_marker_signatures(get_script: Path, tmp: Path) -> None:
+    calls = []
+    for case, data in MARKER_SIGNATURES:
+        (tmp / f"marker-{case}.sig").write_bytes(data)
+        calls.append(["marker_statement", str(tmp / f"marker-{case}.sig")])
+    expected = [python_outcome(lambda d: parse_marker_signature(d)[0].contract_text(), d) for _, d in MARKER_SIGNATURES]
+    assert [c for (c, _), (code, _) in zip(MARKER_SIGNATURES, expected, strict=True) if code == 0] == \
+        ["good", "commit"], "the table is wrong"
+    compare_outcomes(calls, expected, get_script)
+
+
+META = f"#revision\tv1.21.0\n#arch\tamd64\n#channel\tlatest-1.21.txt\n#build-time\t1700000000\n" \
+       f"#marker-published\t1767225600\n/usr/bin/crio\t{HEX}\t0755\tfile\n"
+RECORD_HEADS = [
+    ("full", META.encode()),
+    ("commit-named", f"#revision\t{SHA}\n#channel\t-t\n#build-time\t0\n".encode()),
+    ("local-file", b"#revision\tv1.22.0-rc.1\n#channel\t-f\n"),
+    ("none", f"/usr/bin/crio\t{HEX}\t0755\tfile\n".encode()),
+    ("non-canonical", b"#revision\t1.21.0\n#build-time\t012\n#channel\tevil\n#marker-published\t1e3\n"),
+    ("upper-sha", f"#revision\t{SHA.upper()}\n".encode()),
+    ("too-long-time", b"#build-time\t1234567890123456\n#marker-published\t123456789012345\n"),
+    ("first-wins", b"#revision\tv1.21.0\n#revision\tv9.9.9\n"),
+    ("invalid-first-wins", b"#revision\tv1.21\n#revision\tv9.9.9\n"),
+    ("after-rows", f"/a\t{HEX}\t0644\tfile\n#revision\tv1.21.0\n".encode()),
+    ("no-tab-then-meta", b"#comment\n#Revision\tv1\n#revision\tv1.21.0\n"),
+    ("last-line-open", b"#channel\t-t\n#revision\tv1.21.0"),
+    ("nul", b"#revision\tv1.21.0\x00\n#channel\t-t\x00\n"),
+    ("nul-key", b"#revi\x00sion\tv1.21.0\n"),
+    ("crlf", b"#revision\tv1.21.0\r\n#channel\t-t\n"),
+    ("latin1", b"#revision\tv1.21.0\xe9\n#channel\tlatest-1.21.txt\n"),
+    ("beyond-head", b"#pad\t" + b"x" * 70000 + b"\n#revision\tv1.21.0\n"),
+    ("empty", b""),
+]
+
+
+def check_installed_states(get_script: Path, tmp: Path) -> None:
+    calls, expected = [], []
+    for case, data in RECORD_HEADS:
+        (tmp / case).mkdir()
+        (tmp / case / INSTALL_RECORD).write_bytes(data)
+        calls.append(["installed_state", str(tmp / case / INSTALL_RECORD)])
+        expected.append((0, installed_state_at(tmp / case).contract_text()))
+    for case, make in (("absent", lambda p: None), ("directory", lambda p: p.mkdir()), ("fifo", os.mkfifo),
+                       ("link", lambda p: p.symlink_to(tmp / "full" / INSTALL_RECORD))):
+        (tmp / case).mkdir()
+        make(tmp / case / INSTALL_RECORD)
+        calls.append(["installed_state", str(tmp / case / INSTALL_RECORD)])
+        expected.append((0, installed_state_at(tmp / case).contract_text()))
+    assert expected[0] == (0, "v1.21.0 1700000000 latest-1.21.txt 1767225600"), "the table is wrong"
+    assert expected[-1] == expected[-2] == (0, "- - - -"), "a FIFO or a link was read"
+    compare_outcomes(calls, expected, get_script)
+
+
+ORDER_TAGS = sorted({str(parse_revision(r)) for r in GOOD_REVISIONS if r.lower() != SHA})
+OTHER_SHA = "f" * 40
+
+
+def check_revision_orders(get_script: Path) -> None:
+    pairs = [(a, b) for a in ORDER_TAGS for b in ORDER_TAGS]
+    calls = [["version_cmp", a, b] for a, b in pairs]
+    expected = [(0, str((Version.parse(a) > Version.parse(b)) - (Version.parse(a) < Version.parse(b))))
+                for a, b in pairs]
+    orders = [(None, None, "v1.21.0", None), ("v1.21.0", None, "v1.21.0", 5), ("v1.21.1", 9, "v1.21.0", 10),
+              ("v1.21.0", 10, "v1.21.0-rc.1", None), (SHA, 10, OTHER_SHA, 9), (SHA, 10, OTHER_SHA, 11),
+              (SHA, 10, OTHER_SHA, 10), (SHA, None, OTHER_SHA, 9), (SHA, 10, OTHER_SHA, None),
+              ("v1.21.0", 10, SHA, 9), (SHA, 10, "v1.21.0", 11), (SHA, 999_999_999_999_999, OTHER_SHA, 0)]
+    calls += [["revision_order", *("-" if v is None else str(v) for v in order)] for order in orders]
+    expected += [(0, revision_order(*order)) for order in orders]
+    compare_outcomes(calls, expected, get_script)
+    assert [revision_order(*o) for o in orders[:5]] == ["none", "same", "older", "older", "older"], "table is wrong"
+
+
+def test_names_of_revision_manifests_and_marker_signatures_match() -> None:
+    compare([["manifest_name", r] for r in GOOD_REVISIONS + BAD_REVISIONS],
+            [python_or_none(manifest_name, r) for r in GOOD_REVISIONS + BAD_REVISIONS])
+    markers = [MAIN_MARKER, "latest-1.21.txt", "latest-release-1.21.txt"]
+    compare([["marker_signature_name", m] for m in markers], [marker_signature_name(m) for m in markers])
+
+
+def test_revision_manifests_are_read_by_one_rule(tmp_path: Path) -> None:
+    check_revision_manifests(GET_SCRIPT, tmp_path)
+
+
+def test_bundle_identity_is_read_by_one_rule(tmp_path: Path) -> None:
+    check_bundle_identities(GET_SCRIPT, tmp_path)
+
+
+def test_marker_signatures_are_read_by_one_rule(tmp_path: Path) -> None:
+    check_marker_signatures(GET_SCRIPT, tmp_path)
+
+
+def test_record_metadata_is_read_by_one_rule(tmp_path: Path) -> None:
+    check_installed_states(GET_SCRIPT, tmp_path)
+
+
+def test_revisions_are_ordered_by_one_rule() -> None:
+    check_revision_orders(GET_SCRIPT)
+
+
+BINDING_MUTATIONS = [
+    ("'^  \"schema\": 1,$'", "'^  \"schema\": [0-9]+,$'", "revision_manifests"),
+    ('[[ -z "$prev" || "$prev" < "$e_name" ]]', '[[ -z "$prev" || "$prev" != "$e_name" ]]', "revision_manifests"),
+    (' && [ -z "$(tail -c 1 "$1")" ]', "", "revision_manifests"),
+    ('$MANIFEST_STRING\\",?$ ]]', '$MANIFEST_STRING\\",$ ]]', "bundle_identities"),
+    ("'^published (0|[1-9][0-9]{0,14})$'", "'^published ([0-9]+)$'", "marker_signatures"),
+    ("[ \"$rev\" = \"$MS_REVISION\" ] ||", "[ -n \"$rev\" ] ||", "marker_signatures"),
+    ("readonly TIME_RE='^(0|[1-9][0-9]{0,14})$'", "readonly TIME_RE='^[0-9]+$'", "installed_states"),
+    ('[ -f "$file" ] && [ ! -L "$file" ] || return 0', '[ -f "$file" ] || return 0', "installed_states"),
+    ("    elif [[ \"$1\" =~ ^[0-9]+$ ]]; then\n        echo -1", "    elif [[ \"$1\" =~ ^[0-9]+$ ]]; then\n        echo 1",
+     "revision_orders"),
+    ('[ "$old_time" -eq "$new_time" ]', '[ "$old_time" -lt 0 ]', "revision_orders"),
+]
+
+
+def test_a_changed_binding_copy_fails_the_contract(tmp_path: Path) -> None:
+    checks = {
+        "revision_manifests": lambda get, tmp: check_revision_manifests(get, tmp),
+        "bundle_identities": lambda get, tmp: check_bundle_identities(get, tmp),
+        "marker_signatures": lambda get, tmp: check_marker_signatures(get, tmp),
+        "installed_states": lambda get, tmp: check_installed_states(get, tmp),
+        "revision_orders": lambda get, _tmp: check_revision_orders(get),
+    }
+    survived = []
+    for index, (old, new, check) in enumerate(BINDING_MUTATIONS):
+        get = tmp_path / f"get{index}"
+        text = GET_SCRIPT.read_text()
+        assert text.count(old) == 1, f"mutation {index} no longer applies: {old!r}"
+        get.write_text(text.replace(old, new))
+        work = tmp_path / f"work{index}"
+        work.mkdir()
+        try:
+            checks[check](get, work)
+        except AssertionError:
+            continue
+        survived.append(f"{old!r} -> {new!r}")
     assert not survived, "changed copies the contract test did not catch:\n" + "\n".join(survived)

@@ -28,6 +28,7 @@ from crio.artifacts import (
     INSTALL_RECORD,
     INSTALL_STATE_DIR,
     checksum_name,
+    manifest_name,
     object_path,
     signature_name,
     tarball_name,
@@ -114,7 +115,7 @@ def plan_printed(c: Ctx, result: subprocess.CompletedProcess[str]) -> None:
 def downloaded(c: Ctx, _result: subprocess.CompletedProcess[str]) -> None:
     name = tarball_name("amd64", TAG)
     got = c.work / "offline"
-    assert sorted(p.name for p in got.iterdir()) == [name, name + ".sha256sum"]
+    assert sorted(p.name for p in got.iterdir()) == sorted([name, name + ".sha256sum", manifest_name(TAG)])
     assert (got / name).read_bytes() == (c.build / name).read_bytes()
 
 

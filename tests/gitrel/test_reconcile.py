@@ -12,6 +12,7 @@ from helpers.gitrel import commit_file, configure, crio_release, git, tree_diges
 
 from crio.errors import ExitCode
 from crio.revision import parse_revision
+from crio.signed_marker import verify_marker_signature
 from crio.signing import generate_keypair
 
 
@@ -102,6 +103,8 @@ def test_reconcile_signs_rebuilt_sets_with_key(tagged: Path, bucket: str, tmp_pa
     assert "# sign v1.22.1" in out
     assert (tmp_path / "bucket/artifacts/cri-o.arm64.v1.22.1.tar.gz.sig").is_file()
     assert verify_revision(bucket, parse_revision("v1.22.1"), key=public) == []
+    marker = (tmp_path / "bucket/latest-1.22.txt.sig").read_bytes()   # the marker it moved is signed too
+    assert verify_marker_signature(marker, public, "latest-1.22.txt", "v1.22.1", None).revision == "v1.22.1"
     _other_private, other_public = generate_keypair()
     assert verify_revision(bucket, parse_revision("v1.22.1"), key=other_public) != []
 

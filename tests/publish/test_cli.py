@@ -111,7 +111,14 @@ def test_publish_dry_run_verify_and_markers(capsys, fake_gcs_bucket: str, rev_se
 def test_verify_failure_lists_problems(capsys, file_bucket: str, tmp_path: Path, monkeypatch) -> None:
     private, public = generate_keypair()
     directory = make_revision_set(tmp_path / "set", "v1.22.1", private_key=private)
-    assert run(capsys, "publish", "--bucket", file_bucket, "--rev", "v1.22.1", str(directory))[0] == 0
+    signing_key = tmp_path / "signing.pem"
+    signing_key.write_bytes(private)
+    # A signed set moves its marker only signed, with the key that signed the set.
+    status, _, err = run(capsys, "publish", "--bucket", file_bucket, "--rev", "v1.22.1", str(directory))
+    assert status == ExitCode.USAGE and "must be signed too; pass --key" in err
+    status, out, _ = run(capsys, "publish", "--bucket", file_bucket, "--rev", "v1.22.1", "--key", str(signing_key),
+                         str(directory))
+    assert status == 0 and "signature latest-1.22.txt.sig: signed latest-1.22.txt -> v1.22.1" in out
     status, _, err = run(capsys, "verify", "--bucket", file_bucket, "--rev", "v1.22.1")
     assert status == ExitCode.VERIFY_FAILED
     problems = [line for line in err.splitlines() if line.startswith("problem: ")]

@@ -129,7 +129,7 @@ def _publish(directory: Path, revision, key: bytes, tmp_path: Path) -> str:
     sign_revision(directory, revision, key)
     bucket = tmp_path / "bucket"
     bucket.mkdir(exist_ok=True)
-    publish_revision(bucket.as_uri(), revision, directory)
+    publish_revision(bucket.as_uri(), revision, directory, signing_key=key)  # a signed set signs its markers
     return bucket.as_uri()
 
 

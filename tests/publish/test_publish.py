@@ -188,7 +188,8 @@ def test_verify_lists_every_problem(file_bucket: str, tmp_path: Path) -> None:
 
     private, public = generate_keypair()
     _, other_public = generate_keypair()
-    publish_revision(file_bucket, V1, make_revision_set(tmp_path / "v1", V1, private_key=private))
+    publish_revision(file_bucket, V1, make_revision_set(tmp_path / "v1", V1, private_key=private),
+                     signing_key=private)
     assert verify_revision(file_bucket, V1, key=public) == []
     no_key = verify_revision(file_bucket, V1)
     assert len(no_key) == 5 and all("cannot verify signature: no key" in p for p in no_key)

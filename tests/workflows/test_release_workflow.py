@@ -13,6 +13,7 @@ documented substitutions (and nothing else):
 | `BUCKET`, `PUBLIC_URL`                     | a file:// bucket and its directory's file:// URL          |
 | `SPEC` (production, built with nix)        | the embedded spec (this repository's own files)          |
 | `sign --keyless`                           | `sign --key TEST_KEY` (keyless signing needs a real Sigstore) |
+| `publish …`                                | `publish --key TEST_KEY …` (a key-signed set signs its markers; keyless sets have none) |
 | `verify --certificate-identity … --certificate-oidc-issuer …` | `verify --key TEST_PUBLIC_KEY`      |
 | `${{ matrix.* }}`, `${{ env.REV }}` in `with:` | the matrix entry and REV                             |
 | the tag's commit date (bundle mtimes)      | `SOURCE_DATE_EPOCH`: `bundle` reads it from the toolkit's own tree, not the checkout |
@@ -49,10 +50,11 @@ def _workflow() -> dict:
 
 
 def _substitute(command: str) -> str:
-    """The two documented command-line substitutions; everything else runs as written."""
+    """The documented command-line substitutions; everything else runs as written."""
     if command.strip() == "make deps":
         return ""
     command = command.replace("sign --keyless", 'sign --key "$TEST_KEY"')
+    command = command.replace("crio-release publish ", 'crio-release publish --key "$TEST_KEY" ')
     return KEYLESS_VERIFY.sub('--key "$TEST_PUBLIC_KEY"', command)
 
 

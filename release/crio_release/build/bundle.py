@@ -200,7 +200,7 @@ def build_bundles(spec_path: Path | None, archs: list[str], revision: Revision, 
                     if error is not None:
                         raise error
                 bundles = [f.result() for f in futures]
-        manifest = build_revision_manifest(stage, revision, arch_list, crio_version)
+        manifest = build_revision_manifest(stage, revision, arch_list, crio_version, mtime)
         manifest_path = write_revision_manifest(stage, manifest)
         result = _move_into(out_dir, stage, revision, crio_version, mtime, bundles, manifest_path)
     except OSError as exc:  # disk full, permissions: one line, and the finally below removes the partial files

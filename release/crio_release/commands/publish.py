@@ -58,9 +58,9 @@ def _branch(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     click.option("--expect-arch", "expect_archs", multiple=True, callback=normalize_archs,
                  help="Architecture the revision is complete with (repeatable; default: "
                       f"{', '.join(DEFAULT_BUILD_ARCHITECTURES)}, plus every --arch). Give every runner the same set."),
-    key_option("private", help="PEM private key: with a signed per-runner set, the publish that completes the "
-                               "set signs the merged manifest with it (default: the file named by "
-                               f"${SIGNING_KEY_ENV})."),
+    key_option("private", help="PEM private key that signed the set: signs the markers moved (required for a "
+                               "signed set) and, for a per-runner set, the merged manifest (default: the file "
+                               f"named by ${SIGNING_KEY_ENV})."),
     dry_run_option("Print each planned upload and marker move; write nothing."),
 )
 @click.option("--keyless", is_flag=True,
@@ -88,9 +88,10 @@ def publish_command(bucket_url: str, revision: Revision, branch: str | None, rep
     from crio_release.publish.publish import publish_revision
 
     with contextlib.ExitStack() as stack:
+        signers = _signers(stack, key_path, keyless, trust_config)
         report = publish_revision(bucket_url, revision, directory, branch=branch, repo=repo_path, archs=list(archs),
                                   dry_run=dry_run, progress=sys.stderr.isatty(), expect_archs=list(expect_archs),
-                                  signers=_signers(stack, key_path, keyless, trust_config))
+                                  signers=signers, signing_key=signers.key)
     for line in report.lines():
         click.echo(line)
 

@@ -24,6 +24,7 @@ manifest, updates the manifest to list them, then writes MANIFEST.sig.
 Signatures are base64 ECDSA P-256 (cosign blob format, openssl-verifiable).
 With --keyless, writes NAME.bundle instead (a Sigstore bundle made with the
 CI job's ambient OIDC identity) for the same files and the provenance.
+Markers are signed when `crio-release publish --key` moves them.
 {EXIT_CODES_HELP}""")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @options(

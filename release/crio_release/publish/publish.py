@@ -33,6 +33,8 @@ from crio.artifacts import (
     manifest_bundle_name,
     manifest_name,
     manifest_signature_name,
+    marker_signature_name,
+    markers_for,
     publish_markers_for,
 )
 from crio.errors import CrioError, ExitCode
@@ -46,6 +48,7 @@ from crio_release.publish.manifest_merge import (
     plan_manifest_merge,
 )
 from crio_release.publish.manifest_resign import ManifestSigners, check_partial_set, sign_merged_manifest
+from crio_release.publish.marker_signing import check_marker_signing, sign_moved_marker
 from crio_release.publish.markers import MarkerResult, move_marker, plan_marker
 from crio_release.publish.storage import Digests, ObjectInfo, PreconditionFailed, Storage, open_bucket
 from crio_release.publish.storage_gcs import RESUMABLE_THRESHOLD
@@ -114,6 +117,7 @@ class PublishReport:
     expected: list[str] = field(default_factory=list)  # the configured set of architectures
     waiting: list[str] = field(default_factory=list)   # why the set is not complete yet (markers wait)
     signed: list[str] = field(default_factory=list)    # what was done to sign a merged manifest
+    marker_signatures: list[str] = field(default_factory=list)
 
     @property
     def uploaded(self) -> list[ObjectReport]:
@@ -130,6 +134,7 @@ class PublishReport:
     def lines(self) -> list[str]:
         out = [o.line(self.dry_run) for o in self.objects] + self.signed
         out += [("would: " if self.dry_run else "") + m.line() for m in self.markers]
+        out += self.marker_signatures
         if self.waiting:
             out.append(f"markers wait: {self.revision} is not complete for {', '.join(self.expected)} yet "
                        f"({'; '.join(self.waiting[:3])}); the publish that completes the set moves them")
@@ -247,18 +252,22 @@ def expected_architectures(archs: list[str], expect: list[str] | None = None) ->
 def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, branch: str | None = None,
                      repo: Path | None = None, archs: list[str] | None = None, dry_run: bool = False,
                      progress: bool = False, expect_archs: list[str] | None = None,
-                     signers: ManifestSigners | None = None) -> PublishReport:
+                     signers: ManifestSigners | None = None,
+                     signing_key: bytes | None = None) -> PublishReport:
     """Publish `revision`'s set (or one runner's part of it) from `directory`; move markers once complete.
 
     `archs` are the architectures in `directory`; `expect_archs` the configured set
     (default: the CI architectures). Whichever publish completes the set in the bucket
-    signs a merged manifest again with `signers` and moves the markers.
+    signs a merged manifest again with `signers` and moves the markers. With `signing_key`
+    (required when the set is signed) every marker moved, or already naming `revision`, gets its
+    signed statement (marker_signing) right after it moves.
     Raises CrioError with the class's exit code; on any error no marker has moved.
     """
     storage = open_bucket(bucket_url)
     archs = list(dict.fromkeys(normalize_arch(a) for a in (archs or DEFAULT_BUILD_ARCHITECTURES)))
     expected = expected_architectures(archs, expect_archs)
     signers = signers or ManifestSigners()
+    signing_key = signing_key if signing_key is not None else signers.key  # one key signs manifest and markers
     files = collect_local_set(Path(directory), revision, archs)
     manifest_file = next(f for f in files if f.name == manifest_name(revision))
     local_bytes = manifest_file.path.read_bytes()
@@ -283,10 +292,20 @@ def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, br
     moves = publish_markers_for(revision, branch)
     with ThreadPoolExecutor(max_workers=max(1, len(moves))) as pool:  # refuses to guess before any write
         plans = list(pool.map(lambda move: plan_marker(storage, move, revision, repo), moves))
+    # Our markers are signed (installers verify them); upstream's latest-bundle-* are read unsigned.
+    signed_markers = [m.marker for m in markers_for(revision, branch)]
+    full_set = set(expected) <= set(local_archs)
+    if full_set:  # a runner's part is checked when it completes the set (its manifest is merged, not its own)
+        manifest_sig = Path(directory) / manifest_signature_name(revision)
+        check_marker_signing(storage, signed_markers, signing_key,
+                             (manifest_file.path, manifest_sig.read_bytes()) if manifest_sig.is_file() else None)
     if dry_run:
         report.objects = [_object_report(f, actions[f.name]) for f in files] + [_manifest_report(merge, local_bytes, True)]
         report.waiting = [f"{arch} is not in the manifest" for arch in expected if arch not in merge.architectures]
         report.markers = [] if report.waiting else plans
+        if signing_key is not None and not report.waiting:
+            report.marker_signatures = [f"would sign {marker_signature_name(p.marker)}" for p in plans
+                                        if p.outcome in ("planned", "unchanged") and p.marker in signed_markers]
         return report
 
     done = _upload_all(storage, [f for f in files if actions[f.name] is ObjectAction.UPLOAD], progress)
@@ -310,8 +329,14 @@ def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, br
         report.objects += [_object_report(f, signed[f.name]) for f in signatures]
     elif signatures:
         report.signed = sign_merged_manifest(storage, revision, merge.data, suffixes, signers)
+    if not full_set:
+        check_marker_signing(storage, signed_markers, signing_key, None)
     report.markers = [move_marker(storage, move, revision, repo, plan) for move, plan in zip(moves, plans,
                                                                                            strict=True)]
+    if signing_key is not None:
+        report.marker_signatures = [sign_moved_marker(storage, m.marker, revision, signing_key)
+                                    for m in report.markers
+                                    if m.outcome in ("moved", "unchanged") and m.marker in signed_markers]
     return report
 
 

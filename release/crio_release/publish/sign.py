@@ -112,7 +112,8 @@ def _sign_set(directory: Path, revision: Revision, roles: dict[str, str], sign: 
     # Sign everything in memory first: a bad key fails before any file is written.
     for path, signature in signatures.items():
         _write_atomic(path, signature)
-    updated = build_revision_manifest(directory, revision, manifest.architectures, manifest.version)
+    updated = build_revision_manifest(directory, revision, manifest.architectures, manifest.version,
+                                      manifest.source_date_epoch)
     write_revision_manifest(directory, updated)
     manifest_sig = directory / manifest_sig_name
     if not keep(manifest_path, manifest_sig):

@@ -176,7 +176,7 @@ def run_demo(workdir: Path | None = None, *, repo: Path | None = None, bucket_ur
     report.destdir.mkdir(parents=True)
     step = _Steps(report, say)
     public_key = _build_and_sign(step, repository, revision, archs, workdir)
-    _publish(step, repository, revision, archs, workdir / "out")
+    _publish(step, repository, revision, archs, workdir / "out", _demo_key(workdir)[0])
     _install_run_uninstall(step, repository.get_script, revision, public_key)
     return report
 
@@ -195,12 +195,13 @@ def _build_and_sign(step: _Steps, repository: ReleaseRepository, revision: Revis
 
 
 def _publish(step: _Steps, repository: ReleaseRepository, revision: Revision, archs: tuple[str, ...],
-             out_dir: Path) -> None:
-    """Publish to the bucket (commit markers are ordered in the repository) and read the markers back."""
+             out_dir: Path, private_key: Path) -> None:
+    """Publish to the bucket (commit markers are ordered in the repository, and signed) and read them back."""
     report = step.report
     published = step("publish", lambda: publish_revision(
         report.bucket, revision, out_dir, branch=report.branch,
-        repo=repository.tree if report.branch else None, archs=list(archs)))
+        repo=repository.tree if report.branch else None, archs=list(archs),
+        signing_key=private_key.read_bytes()))
     for line in published.lines():
         step.say(f"  {line}")
     report.uploaded = len(published.uploaded)

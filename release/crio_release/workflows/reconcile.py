@@ -111,7 +111,7 @@ def rebuild_and_publish(repo: git.Repo, bucket_url: str, version: Version, sha: 
             runner.run(["worktree", "prune"], check=False)
         echo(f"# publish {version.tag} to {bucket_url}")
         report = publish_revision(bucket_url, revision, out_dir, repo=Path(repo.working_tree_dir or repo.git_dir),
-                         archs=archs)
+                         archs=archs, signing_key=key_pem)
     return [obj.path for obj in report.uploaded]
 
 
