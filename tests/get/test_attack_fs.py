@@ -41,9 +41,18 @@ from helpers.get_fixtures import (
 )
 from helpers.http_server import FaultServer
 
-from crio.artifacts import INSTALL_RECORD, INSTALL_STATE_DIR, tarball_name
+from crio.artifacts import (
+    INSTALL_RECORD,
+    INSTALL_STATE_DIR,
+    manifest_name,
+    manifest_signature_name,
+    object_path,
+    tarball_name,
+)
+from crio.checksums import sha256_file
 from crio.errors import CrioError, ExitCode
-from crio.signing import generate_keypair
+from crio.manifest import FileEntry, RevisionManifest
+from crio.signing import generate_keypair, sign_file
 
 TAG = "v1.21.0"
 NAME = tarball_name("amd64", TAG)
@@ -222,6 +231,14 @@ def test_links_in_a_bundle_write_nothing_outside_staging(installer: str, attack:
     assert not (world.canary / "pwned").exists()
 
 
+def _sign_revision_manifest(bucket: Path, tarball: Path, private: bytes) -> None:
+    """The signed per-revision manifest listing `tarball` (what a key-verifying install requires)."""
+    entry = FileEntry(tarball.name, "amd64", "tarball", tarball.stat().st_size, sha256_file(tarball))
+    path = bucket / object_path(manifest_name(TAG))
+    path.write_text(RevisionManifest(TAG, TAG.removeprefix("v"), ["amd64"], [entry], 1700000000).to_json())
+    (bucket / object_path(manifest_signature_name(TAG))).write_bytes(sign_file(path, private))
+
+
 # --- 2. -d DIR never follows a planted link ---------------------------------------------------------
 
 @pytest.mark.parametrize("installer", INSTALLERS)
@@ -232,6 +249,7 @@ def test_download_dir_replaces_planted_links_and_never_writes_through_them(insta
     build = world.root / "build"
     tarball = write_bundle(build, "amd64", TAG, private_key=private)
     bucket = lay_out_bucket(world.root / "bucket", [tarball])
+    _sign_revision_manifest(bucket, tarball, private)   # with -k the signed revision manifest must bind it
     target = world.root / "downloads"
     target.mkdir()
     victims = {}
@@ -254,7 +272,8 @@ def test_download_dir_replaces_planted_links_and_never_writes_through_them(insta
         assert not path.is_symlink() and path.is_file(), detail
         assert path.read_bytes() == (build / name).read_bytes(), detail
     assert (target / f".{NAME}.partial").is_symlink()   # not ours: left alone
-    assert sorted(p.name for p in target.iterdir()) == sorted(victims), detail
+    kept = [manifest_name(TAG), manifest_signature_name(TAG)]   # -d keeps the revision manifest for -f -k
+    assert sorted(p.name for p in target.iterdir()) == sorted([*victims, *kept]), detail
     assert list(world.tmp.iterdir()) == []
 
 
