@@ -66,8 +66,14 @@ class RevisionManifest:
         return {f.name: f for f in self.files}
 
 
-def build_revision_manifest(directory: Path, revision: Revision, archs: list[str], version: str) -> RevisionManifest:
-    """Describe the artifacts of `revision` found in `directory`; every required role must be there."""
+def build_revision_manifest(directory: Path, revision: Revision, archs: list[str], version: str, *,
+                            known: dict[str, str] | None = None) -> RevisionManifest:
+    """Describe the artifacts of `revision` found in `directory`; every required role must be there.
+
+    `known` maps names to sha256 digests the caller computed while writing those
+    very files (the bundle builder hashes its tarballs as it writes them), so
+    they are not read a second time; everything else is hashed here.
+    """
     entries: list[FileEntry] = []
     for arch in archs:
         for role, name in arch_files(arch, revision).items():
@@ -77,7 +83,8 @@ def build_revision_manifest(directory: Path, revision: Revision, archs: list[str
                     raise CrioError(f"{name} is missing from {directory}", ExitCode.INCOMPLETE_SET)
                 assert role in OPTIONAL_ROLES
                 continue
-            entries.append(FileEntry(name, arch, role, path.stat().st_size, sha256_file(path)))
+            digest = (known or {}).get(name) or sha256_file(path)
+            entries.append(FileEntry(name, arch, role, path.stat().st_size, digest))
     return RevisionManifest(str(revision), version, list(archs), entries)
 
 
