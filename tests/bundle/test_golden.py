@@ -25,7 +25,7 @@ from crio_release.build.tarball import BLOCK_SIZE, BlockPool
 from helpers.golden_tree import make_tree, write
 
 TAR_SHA256 = "b168f2c7bd5a9e7229bbd0a629a88c58fb93f69d6d72ed6e682cda813ead28c5"
-TARBALL_SHA256 = "a44ac52fef0da336b012298b96f3c2e06b7fb555f477528b584ab882162fc562"
+TARBALL_SHA256 = "6c6ee159b915c7d3cc370b4bb990cfdc2f6c83eb17eb49c4df0f1e37f50b1faa"
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,19 @@ twice, faster than `tar | pigz`, and never hold a whole file in memory.
 * The bytes depend only on the input, BLOCK_SIZE, LEVEL and the libdeflate
   inside the pinned `deflate` wheel (pyproject.toml): not on the system zlib,
   the Python version (the wheel is abi3: one binary for every CPython >= 3.11),
-  the CPU or the number of threads, since every block is compressed on its
-  own. libdeflate's output is deterministic for a given libdeflate version
+  the number of threads (every block is compressed on its own) or the CPU
+  (libdeflate's CPU-specific code computes checksums and fills tables; its
+  choices are plain C; no arm64 host has run it here). libdeflate's output is deterministic for a given libdeflate version
   (its maintainer's statement); a new version may compress differently, which
   is why the pin is exact and tests/bundle/test_golden.py holds a digest.
-* Measured (benchmarks/bench_compressors.py, README "Benchmarks"): libdeflate
-  level 6 is 0.99x pigz -6's size at about a third of zlib's CPU time; zlib-ng
-  and isal were larger than 1.02x pigz at any level fast enough, system zlib
-  too slow for two architectures in pigz's time for one.
+* Chosen by benchmarks/bench_compressors.py (README, "Benchmarks"): building
+  both architectures, libdeflate level 5 in 1 MiB blocks spends about 0.57x
+  the CPU time of one architecture's `tar | pigz -n -6`, at 0.998x its size on
+  this machine's ELF files and 1.005x on Go binaries. Level 6 is smaller (0.99x)
+  but costs 0.69x, which left too little margin for the wall-time bar (<= 1.0)
+  on a loaded 2-core machine; level 4 is over the 1.02x size bar on Go
+  binaries; zlib-ng is over the bar at level 6 and slower than pigz at 7, isal
+  1.10x the size, the system zlib slower than pigz.
 """
 
 from __future__ import annotations
@@ -34,7 +39,6 @@ import tarfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib.metadata import version as _dist_version
 from pathlib import Path
 from typing import Protocol
 
@@ -43,7 +47,7 @@ import deflate
 from crio.errors import CrioError, ExitCode
 
 #: Compression parameters; changing either (or the deflate pin) changes every bundle's bytes.
-LEVEL = 6
+LEVEL = 5
 BLOCK_SIZE = 1 << 20
 READ_CHUNK = 1 << 20
 DIR_MODE = 0o755
@@ -88,7 +92,7 @@ class LibdeflateMembers:
         return b""
 
     def describe(self) -> str:
-        return (f"libdeflate (Python package deflate {_dist_version('deflate')}) level {self.level}, "
+        return (f"libdeflate (Python package deflate {deflate.__version__}) level {self.level}, "
                 f"one gzip member per {self.block_size // 1024} KiB block")
 
 
