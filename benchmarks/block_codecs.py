@@ -1,8 +1,9 @@
 """The block codecs benchmarks/bench_compressors.py measures against the one the builder ships.
 
 `stream:MODULE:LEVEL:KIB` is pigz's scheme, the builder's before libdeflate: one gzip member,
-fixed blocks each primed with the previous 32 KiB as dictionary and ended by a sync flush,
-for any module with zlib's `compressobj` (zlib = the system's, zlib_ng, isal_zlib).
+fixed blocks each primed with the previous 32 KiB as dictionary and ended by a sync flush, then
+an empty final block, for any module with zlib's `compressobj` (zlib = the system's, zlib_ng,
+isal_zlib).
 `libdeflate:LEVEL:KIB` is the shipped scheme (one gzip member per block) at other settings.
 """
 
@@ -35,14 +36,15 @@ class ZlibStream:
     def start(self) -> bytes:
         return GZIP_HEADER
 
-    def block(self, data: bytes, dictionary: bytes, last: bool) -> bytes:
+    def block(self, data: bytes, dictionary: bytes) -> bytes:
         z = self.module
         comp = (z.compressobj(self.level, z.DEFLATED, -15, 8, z.Z_DEFAULT_STRATEGY, dictionary) if dictionary
                 else z.compressobj(self.level, z.DEFLATED, -15))
-        return comp.compress(data) + comp.flush(z.Z_FINISH if last else z.Z_SYNC_FLUSH)
+        return comp.compress(data) + comp.flush(z.Z_SYNC_FLUSH)
 
     def finish(self, crc: int, size: int) -> bytes:
-        return crc.to_bytes(4, "little") + size.to_bytes(4, "little")
+        # An empty fixed-Huffman block with BFINAL set (10 bits, byte-aligned after a sync flush), as pigz ends.
+        return b"\x03\x00" + crc.to_bytes(4, "little") + size.to_bytes(4, "little")
 
     def describe(self) -> str:
         return f"{self.module_name} {self.level} {self.block_size // 1024}K"

@@ -7,6 +7,7 @@ import hashlib
 import io
 import random
 import tarfile
+import zlib
 from pathlib import Path
 
 from crio_release.build.tarball import BLOCK_SIZE, TarballWriter
@@ -112,3 +113,22 @@ def test_every_reader_here_reads_all_members(tmp_path: Path) -> None:
     assert _check_listed_files("sbom", tarball, {last[0]: digest}) == []
     assert _check_listed_files("sbom", tarball, {last[0]: "0" * 64}) == [
         f"sbom records other sha256 than the tarball for: {last[0]}"]
+
+
+def test_exact_block_multiples_and_empty_input_stay_valid_gzip() -> None:
+    from crio_release.build.tarball import ParallelGzipWriter
+
+    for size, members in ((0, 1), (2 * BLOCK_SIZE, 2), (2 * BLOCK_SIZE + 1, 3)):
+        data = hashlib.shake_256(str(size).encode()).digest(size // 2) + b"z" * (size - size // 2)
+        out = io.BytesIO()
+        writer = ParallelGzipWriter(out, 2)
+        writer.write(data)
+        writer.close()
+        assert gzip.decompress(out.getvalue()) == data
+        rest, count = out.getvalue(), 0
+        while rest:   # zlib's gzip reader stops at the end of each member
+            reader = zlib.decompressobj(31)
+            reader.decompress(rest)
+            assert reader.eof
+            rest, count = reader.unused_data, count + 1
+        assert count == members

@@ -60,14 +60,14 @@ class Sink(Protocol):
 
 
 class BlockCodec(Protocol):
-    """Turns the tar stream, cut in blocks, into gzip bytes; benchmarks/codecs.py has the alternatives measured."""
+    """Turns the tar stream, cut in blocks, into gzip bytes; benchmarks/block_codecs.py has the ones measured."""
 
     block_size: int
     dictionary_size: int   # bytes of the previous block handed to `block` (0: none)
     stream_crc: bool       # whether `finish` needs the crc32 of everything written
 
     def start(self) -> bytes: ...
-    def block(self, data: bytes, dictionary: bytes, last: bool) -> bytes | bytearray: ...
+    def block(self, data: bytes, dictionary: bytes) -> bytes | bytearray: ...   # in a pool thread
     def finish(self, crc: int, size: int) -> bytes: ...
     def describe(self) -> str: ...
 
@@ -84,7 +84,7 @@ class LibdeflateMembers:
     def start(self) -> bytes:
         return b""
 
-    def block(self, data: bytes, dictionary: bytes, last: bool) -> bytearray:
+    def block(self, data: bytes, dictionary: bytes) -> bytearray:
         # libdeflate's header is ours: no name, mtime 0, XFL 0 at levels 2-7, OS 255.
         return deflate.gzip_compress(data, self.level)
 
@@ -153,10 +153,10 @@ class ParallelGzipWriter:
             with memoryview(self._buffer) as view:
                 block = bytes(view[:size])   # one copy; the bytearray then drops its head in O(1)
             del self._buffer[:size]
-            self._submit(block, last=False)
+            self._submit(block)
 
-    def _submit(self, block: bytes, last: bool) -> None:
-        self._pending.append(self._pool.executor.submit(self._codec.block, block, self._dictionary, last))
+    def _submit(self, block: bytes) -> None:
+        self._pending.append(self._pool.executor.submit(self._codec.block, block, self._dictionary))
         self._blocks += 1
         if self._codec.dictionary_size:
             self._dictionary = block[-self._codec.dictionary_size:]
@@ -171,7 +171,7 @@ class ParallelGzipWriter:
         self._closed = True
         try:
             if self._buffer or not self._blocks:
-                self._submit(bytes(self._buffer), last=True)
+                self._submit(bytes(self._buffer))
             self._buffer.clear()
             while self._pending:
                 self._out.write(self._pending.popleft().result())
