@@ -72,8 +72,13 @@ class RevisionManifest:
 
 
 def build_revision_manifest(directory: Path, revision: Revision, archs: list[str], version: str,
-                            source_date_epoch: int | None = None) -> RevisionManifest:
+                            source_date_epoch: int | None = None, *,
+                            known: dict[str, str] | None = None) -> RevisionManifest:
     """Describe the artifacts of `revision` found in `directory`; every required role must be there.
+
+    `known` maps names to sha256 digests the caller computed while writing those
+    very files (the bundle builder hashes its tarballs as it writes them), so
+    they are not read a second time; everything else is hashed here.
 
     `source_date_epoch` is the build time the manifest records (what orders commit revisions).
     """
@@ -86,7 +91,8 @@ def build_revision_manifest(directory: Path, revision: Revision, archs: list[str
                     raise CrioError(f"{name} is missing from {directory}", ExitCode.INCOMPLETE_SET)
                 assert role in OPTIONAL_ROLES
                 continue
-            entries.append(FileEntry(name, arch, role, path.stat().st_size, sha256_file(path)))
+            digest = (known or {}).get(name) or sha256_file(path)
+            entries.append(FileEntry(name, arch, role, path.stat().st_size, digest))
     return RevisionManifest(str(revision), version, list(archs), entries, source_date_epoch)
 
 

@@ -7,6 +7,7 @@ import hashlib
 import io
 import random
 import tarfile
+import zlib
 from pathlib import Path
 
 from crio_release.build.tarball import BLOCK_SIZE, TarballWriter
@@ -86,3 +87,48 @@ def test_shrinking_file_is_an_error(tmp_path: Path, monkeypatch) -> None:
         writer.add_file("cri-o/f", 0o644, path, what="component x")
     writer.abort()
     assert err.value.exit_code == ExitCode.BUILD
+
+
+def test_every_reader_here_reads_all_members(tmp_path: Path) -> None:
+    """A bundle is one gzip member per block: gzip, pigz, GNU tar, isal (crio-get) and `verify` read them all."""
+    import subprocess
+
+    from crio_release.publish.verify import _check_listed_files
+    from helpers.golden_tree import make_tree, write
+    from isal import igzip
+
+    entries = make_tree(tmp_path)
+    tarball = tmp_path / "b.tar.gz"
+    tarball.write_bytes(write(entries, workers=2))
+    raw = gzip.decompress(tarball.read_bytes())
+    assert len(raw) > 3 * BLOCK_SIZE
+    subprocess.run(["gzip", "-t", str(tarball)], check=True)
+    assert subprocess.run(["pigz", "-dc", str(tarball)], capture_output=True, check=True).stdout == raw
+    with igzip.open(tarball, "rb") as handle:
+        assert handle.read() == raw
+    listed = subprocess.run(["tar", "-tzf", str(tarball)], capture_output=True, text=True, check=True).stdout.split()
+    assert listed[-1] == "cri-o/manifest.json" and {name for name, _, _ in entries} <= set(listed)
+    last = entries[-1]   # the last file of the tree lives in the last member
+    digest = hashlib.sha256(last[2].read_bytes()).hexdigest()
+    assert _check_listed_files("sbom", tarball, {last[0]: digest}) == []
+    assert _check_listed_files("sbom", tarball, {last[0]: "0" * 64}) == [
+        f"sbom records other sha256 than the tarball for: {last[0]}"]
+
+
+def test_exact_block_multiples_and_empty_input_stay_valid_gzip() -> None:
+    from crio_release.build.tarball import ParallelGzipWriter
+
+    for size, members in ((0, 1), (2 * BLOCK_SIZE, 2), (2 * BLOCK_SIZE + 1, 3)):
+        data = hashlib.shake_256(str(size).encode()).digest(size // 2) + b"z" * (size - size // 2)
+        out = io.BytesIO()
+        writer = ParallelGzipWriter(out, 2)
+        writer.write(data)
+        writer.close()
+        assert gzip.decompress(out.getvalue()) == data
+        rest, count = out.getvalue(), 0
+        while rest:   # zlib's gzip reader stops at the end of each member
+            reader = zlib.decompressobj(31)
+            reader.decompress(rest)
+            assert reader.eof
+            rest, count = reader.unused_data, count + 1
+        assert count == members

@@ -55,7 +55,7 @@ from crio_release.build.repository import ReleaseRepository
 from crio_release.build.sbom import SbomInput, write_sbom
 from crio_release.build.sources import SourceFetcher, StagedFile
 from crio_release.build.spec import RESERVED_NAME, Spec, load_spec
-from crio_release.build.tarball import TarballWriter, sort_key
+from crio_release.build.tarball import BlockPool, TarballWriter, sort_key
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SPECS_DIR = PACKAGE_DIR / "specs"
@@ -189,18 +189,12 @@ def build_bundles(spec_path: Path | None, archs: list[str], revision: Revision, 
         fetcher = SourceFetcher(tmp / "work", nix_dir=nix_dir or repository.nix_dir, nix_result=nix_result,
                                 mtime=mtime, build_info=_build_info(revision, mtime, repository),
                                 spec_path=spec.path)
-        builder = _ArchBuilder(spec, revision, crio_version, mtime, fetcher, extra, stage, progress, on_event)
-        if len(arch_list) == 1:
-            bundles = [builder.build(arch_list[0], 0)]
-        else:
-            with ThreadPoolExecutor(len(arch_list), thread_name_prefix="arch") as pool:
-                futures = [pool.submit(builder.build, arch, i) for i, arch in enumerate(arch_list)]
-                errors = [f.exception() for f in futures]
-                for error in errors:
-                    if error is not None:
-                        raise error
-                bundles = [f.result() for f in futures]
-        manifest = build_revision_manifest(stage, revision, arch_list, crio_version, mtime)
+        with BlockPool() as blocks:
+            builder = _ArchBuilder(spec, revision, crio_version, mtime, fetcher, extra, stage, progress, on_event,
+                                   blocks)
+            bundles = _build_all(builder, arch_list)
+        known = {f.name: f.sha256 for b in bundles for f in (b.tarball, b.checksum, b.sbom)}
+        manifest = build_revision_manifest(stage, revision, arch_list, crio_version, mtime, known=known)
         manifest_path = write_revision_manifest(stage, manifest)
         result = _move_into(out_dir, stage, revision, crio_version, mtime, bundles, manifest_path)
     except OSError as exc:  # disk full, permissions: one line, and the finally below removes the partial files
@@ -209,6 +203,19 @@ def build_bundles(spec_path: Path | None, archs: list[str], revision: Revision, 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def _build_all(builder: _ArchBuilder, arch_list: list[str]) -> list[ArchBundle]:
+    """Every architecture at once: their reading, hashing and SBOMs overlap; compression shares one pool."""
+    if len(arch_list) == 1:
+        return [builder.build(arch_list[0], 0)]
+    with ThreadPoolExecutor(len(arch_list), thread_name_prefix="arch") as pool:
+        futures = [pool.submit(builder.build, arch, i) for i, arch in enumerate(arch_list)]
+        errors = [f.exception() for f in futures]
+        for error in errors:
+            if error is not None:
+                raise error
+        return [f.result() for f in futures]
 
 
 def _bundle_files(files_dir: Path) -> list[StagedFile]:
@@ -243,7 +250,7 @@ def _move_into(out_dir: Path, stage: Path, revision: Revision, crio_version: str
 class _ArchBuilder:
     def __init__(self, spec: Spec, revision: Revision, crio_version: str, mtime: int, fetcher: SourceFetcher,
                  extra: list[StagedFile], stage: Path, progress: bool,
-                 on_event: Callable[[str], None] | None) -> None:
+                 on_event: Callable[[str], None] | None, blocks: BlockPool) -> None:
         self.spec = spec
         self.revision = revision
         self.version = crio_version
@@ -253,6 +260,7 @@ class _ArchBuilder:
         self.stage = stage
         self.progress = progress
         self.on_event = on_event
+        self.blocks = blocks
 
     def build(self, arch: str, position: int) -> ArchBundle:
         staged: list[StagedFile] = list(self.extra)
@@ -267,7 +275,7 @@ class _ArchBuilder:
         bar = self._bar(arch, staged, position)
         with open(tar_path, "wb") as handle:
             sink = _HashingFile(handle)
-            writer = TarballWriter(sink, self.mtime)
+            writer = TarballWriter(sink, self.mtime, pool=self.blocks)
             try:
                 for item in staged:
                     writer.add_file(f"{BUNDLE_TOP}/{item.dest}", item.mode, item.path,

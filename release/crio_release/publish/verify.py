@@ -9,6 +9,7 @@ not silently passed).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import os
@@ -250,7 +251,10 @@ def _check_listed_files(where: str, tarball_path: Path, listed: dict[str, str]) 
     """Stream the (untrusted) tarball, hashing only the regular files the SBOM lists; nothing is extracted."""
     found: dict[str, str] = {}
     try:
-        with tarfile.open(tarball_path, mode="r|gz") as tar:
+        # gzip.GzipFile, not tarfile's own "r|gz": a bundle is several gzip members (build/tarball.py)
+        # and tarfile's stream reader stops after the first.
+        with open(tarball_path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as gz, \
+                tarfile.open(fileobj=gz, mode="r|") as tar:
             for member in tar:
                 name = member.name.removeprefix("./")
                 if not member.isfile() or name not in listed:
