@@ -68,7 +68,8 @@ def handshake_script() -> str:
     """The fixture install script, pausing where CRIO_TEST_PAUSE_AFTER (install) or
     CRIO_TEST_UNINSTALL_PAUSE (--uninstall) say, until the file $CRIO_TEST_GO exists."""
     text = install_script()
-    wait = 'while [ ! -e "$CRIO_TEST_GO" ]; do sleep 0.02; done'
+    # Bounded (60 s): a test that fails before it creates the file must not leave a script spinning.
+    wait = 'n=0; while [ ! -e "$CRIO_TEST_GO" ] && [ "$n" -lt 3000 ]; do sleep 0.02; n=$((n + 1)); done'
     replaced = {
         "PAUSE_AFTER=-1": 'PAUSE_AFTER="${CRIO_TEST_PAUSE_AFTER:--1}"',
         ': >"$STATE/paused"; sleep 1; rm -f "$STATE/paused"': f': >"$STATE/paused"; {wait}; rm -f "$STATE/paused"',
