@@ -100,3 +100,18 @@ def write_revision_manifest(directory: Path, manifest: RevisionManifest) -> Path
     path = directory / manifest_name(manifest.revision)
     path.write_text(manifest.to_json(), encoding="utf-8")
     return path
+
+
+def checked_entry_path(directory: Path, entry: FileEntry, action: str) -> Path:
+    """The local file of a manifest entry, refused unless it is there with the sha256 the manifest lists.
+
+    What signs or attests a file vouches for the bytes the manifest names, never for what is on disk now.
+    """
+    path = directory / entry.name
+    if not path.is_file():
+        raise CrioError(f"{entry.name} is missing from {directory}", ExitCode.INCOMPLETE_SET)
+    actual = sha256_file(path)
+    if actual != entry.sha256:
+        raise CrioError(f"refusing to {action} {entry.name}: its sha256 {actual} differs from the revision "
+                        f"manifest's {entry.sha256}", ExitCode.VERIFY_FAILED)
+    return path

@@ -18,7 +18,7 @@ from crio import __version__
 from crio.artifacts import REQUIRED_ROLES, manifest_name, provenance_name
 from crio.checksums import sha256_file
 from crio.errors import CrioError, ExitCode
-from crio.manifest import RevisionManifest
+from crio.manifest import RevisionManifest, checked_entry_path
 from crio.provenance import dumps, statement
 from crio.revision import Revision
 from crio_release.build.bundle import EMBEDDED_SPEC
@@ -84,14 +84,8 @@ def _subjects(directory: Path, manifest: RevisionManifest) -> dict[str, str]:
     for entry in manifest.files:
         if entry.role not in REQUIRED_ROLES:
             continue
-        path = directory / entry.name
-        if not path.is_file():
-            raise CrioError(f"{entry.name} is missing from {directory}", ExitCode.INCOMPLETE_SET)
-        digest = sha256_file(path)
-        if digest != entry.sha256:
-            raise CrioError(f"refusing to attest {entry.name}: its sha256 {digest} differs from the revision "
-                            f"manifest's {entry.sha256}", ExitCode.VERIFY_FAILED)
-        subjects[entry.name] = digest
+        checked_entry_path(directory, entry, "attest")
+        subjects[entry.name] = entry.sha256
     return subjects
 
 

@@ -20,9 +20,13 @@ from crio.artifacts import (
     manifest_signature_name,
     revision_files,
 )
-from crio.checksums import sha256_file
 from crio.errors import CrioError, ExitCode
-from crio.manifest import RevisionManifest, build_revision_manifest, write_revision_manifest
+from crio.manifest import (
+    RevisionManifest,
+    build_revision_manifest,
+    checked_entry_path,
+    write_revision_manifest,
+)
 from crio.revision import Revision
 from crio.signing import SIGNING_KEY_ENV, public_key_of, sign_file, verify_file
 
@@ -93,16 +97,7 @@ def _sign_set(directory: Path, revision: Revision, roles: dict[str, str], sign: 
     for entry in sorted(manifest.files, key=lambda e: e.name):
         if entry.role not in roles:
             continue
-        path = directory / entry.name
-        if not path.is_file():
-            raise CrioError(f"{entry.name} is missing from {directory}", ExitCode.INCOMPLETE_SET)
-        actual = sha256_file(path)
-        if actual != entry.sha256:
-            raise CrioError(
-                f"refusing to sign {entry.name}: its sha256 {actual} differs from the revision manifest's "
-                f"{entry.sha256}",
-                ExitCode.VERIFY_FAILED,
-            )
+        path = checked_entry_path(directory, entry, "sign")
         sig_path = directory / arch_files(entry.arch, revision)[roles[entry.role]]
         if not keep(path, sig_path):
             signatures[sig_path] = sign(path)
