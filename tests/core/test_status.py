@@ -7,22 +7,11 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from helpers.crio_api import CONFIG, CONTAINERS, INFO, CrioApiServer, start
+from helpers.crio_api import CONFIG, CONTAINERS, INFO, CrioApiServer
 
 from crio.errors import ExitCode
-
-
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[tuple[CrioApiServer, Path]]:
-    path = tmp_path / "crio.sock"
-    server, _thread = start(path)
-    yield server, path
-    server.shutdown()
-    server.server_close()
 
 
 def status(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:

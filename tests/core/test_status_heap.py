@@ -11,20 +11,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from helpers.crio_api import HEAP, CrioApiServer, run_status, start
+from helpers.crio_api import HEAP, CrioApiServer, run_status
 
 from crio.errors import CrioError, ExitCode
 from crio.status.output import default_heap_name, write_new_file
-
-
-@pytest.fixture
-def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[CrioApiServer, Path]]:
-    monkeypatch.delenv("CRIO_SOCKET", raising=False)
-    path = tmp_path / "crio.sock"
-    server, _thread = start(path)
-    yield server, path
-    server.shutdown()
-    server.server_close()
 
 
 def _entries(directory: Path) -> set[str]:

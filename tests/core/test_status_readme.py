@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.crio_api import HEAP, CrioApiServer, Run, run_status, start
+from helpers.crio_api import HEAP, CrioApiServer, Run, run_status
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ID = "3f5e0c2d9a1b"
@@ -28,16 +27,6 @@ def _rows() -> list[tuple[str, list[str], list[str], str]]:
 
 
 ROWS = _rows()
-
-
-@pytest.fixture
-def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[CrioApiServer, Path]]:
-    monkeypatch.delenv("CRIO_SOCKET", raising=False)
-    path = tmp_path / "crio.sock"
-    server, _thread = start(path)
-    yield server, path
-    server.shutdown()
-    server.server_close()
 
 
 def test_the_table_covers_every_command_and_alias() -> None:

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.crio_api import CONFIG, CONTAINERS, GOROUTINES, INFO, CrioApiServer, run_status, start
+from helpers.crio_api import CONFIG, CONTAINERS, GOROUTINES, INFO, CrioApiServer, run_status
 
 from crio.errors import ExitCode
 from crio.status.cli import ALIASES, cli
 from crio.status.format import format_container, format_info
 
 ID = "3f5e0c2d9a1b"
-
-
-@pytest.fixture
-def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[CrioApiServer, Path]]:
-    monkeypatch.delenv("CRIO_SOCKET", raising=False)
-    path = tmp_path / "crio.sock"
-    server, _thread = start(path)
-    yield server, path
-    server.shutdown()
-    server.server_close()
 
 
 def test_aliases_are_upstreams() -> None:
