@@ -115,3 +115,15 @@ def checked_entry_path(directory: Path, entry: FileEntry, action: str) -> Path:
         raise CrioError(f"refusing to {action} {entry.name}: its sha256 {actual} differs from the revision "
                         f"manifest's {entry.sha256}", ExitCode.VERIFY_FAILED)
     return path
+
+
+def read_local_manifest(directory: Path, revision: Revision | str) -> tuple[Path, RevisionManifest]:
+    """The revision manifest `crio-release bundle` wrote into `directory`, refused unless it is `revision`'s."""
+    path = directory / manifest_name(revision)
+    if not path.is_file():
+        raise CrioError(f"{path.name} is missing from {directory}; run crio-release bundle first",
+                        ExitCode.INCOMPLETE_SET)
+    manifest = RevisionManifest.from_json(path.read_bytes())
+    if manifest.revision != str(revision):
+        raise CrioError(f"{path.name} describes {manifest.revision}, not {revision}", ExitCode.VERIFY_FAILED)
+    return path, manifest

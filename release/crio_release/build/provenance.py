@@ -18,7 +18,7 @@ from crio import __version__
 from crio.artifacts import REQUIRED_ROLES, manifest_name, provenance_name
 from crio.checksums import sha256_file
 from crio.errors import CrioError, ExitCode
-from crio.manifest import RevisionManifest, checked_entry_path
+from crio.manifest import RevisionManifest, checked_entry_path, read_local_manifest
 from crio.provenance import dumps, statement
 from crio.revision import Revision
 from crio_release.build.bundle import EMBEDDED_SPEC
@@ -91,13 +91,7 @@ def _subjects(directory: Path, manifest: RevisionManifest) -> dict[str, str]:
 
 def write_provenance(directory: Path, revision: Revision, facts: RunFacts, spec_path: Path | None = None) -> Path:
     """Write the statement into `directory` beside the manifest; returns its path."""
-    manifest_path = directory / manifest_name(revision)
-    if not manifest_path.is_file():
-        raise CrioError(f"{manifest_path.name} is missing from {directory}; run crio-release bundle first",
-                        ExitCode.INCOMPLETE_SET)
-    manifest = RevisionManifest.from_json(manifest_path.read_bytes())
-    if manifest.revision != str(revision):
-        raise CrioError(f"{manifest_path.name} describes {manifest.revision}, not {revision}", ExitCode.VERIFY_FAILED)
+    manifest_path, manifest = read_local_manifest(directory, revision)
     spec = Path(spec_path) if spec_path else EMBEDDED_SPEC
     data = statement(
         _subjects(directory, manifest), revision=revision, architectures=manifest.architectures,

@@ -16,15 +16,14 @@ from pathlib import Path
 from crio.artifacts import (
     arch_files,
     manifest_bundle_name,
-    manifest_name,
     manifest_signature_name,
     revision_files,
 )
 from crio.errors import CrioError, ExitCode
 from crio.manifest import (
-    RevisionManifest,
     build_revision_manifest,
     checked_entry_path,
+    read_local_manifest,
     write_revision_manifest,
 )
 from crio.revision import Revision
@@ -86,13 +85,7 @@ def _sign_set(directory: Path, revision: Revision, roles: dict[str, str], sign: 
               keep: Callable[[Path, Path], bool], manifest_sig_name: str, provenance_sig_name: str) -> list[Path]:
     """Sign every manifest entry of `roles` (checked against its sha256 first), the provenance when the
     directory holds one, then the manifest rewritten to list the new files."""
-    manifest_path = directory / manifest_name(revision)
-    if not manifest_path.is_file():
-        raise CrioError(f"{manifest_path.name} is missing from {directory}; run crio-release bundle first",
-                        ExitCode.INCOMPLETE_SET)
-    manifest = RevisionManifest.from_json(manifest_path.read_bytes())
-    if manifest.revision != str(revision):
-        raise CrioError(f"{manifest_path.name} describes {manifest.revision}, not {revision}", ExitCode.VERIFY_FAILED)
+    manifest_path, manifest = read_local_manifest(directory, revision)
     signatures: dict[Path, bytes] = {}
     for entry in sorted(manifest.files, key=lambda e: e.name):
         if entry.role not in roles:
