@@ -129,13 +129,17 @@ def run(options: Options, out: Callable[[str], None] = print) -> None:
     if options.dry_run:
         _print_plan(plan, request, out)
         return
-    with tempfile.TemporaryDirectory(prefix="crio-get.") as work_text:
-        work = Path(work_text)
-        work.chmod(0o700)
-        source = fetch_verified(plan, request, fetcher, work)
-        if options.download_dir is None:
-            install(source, request.destdir)
-            say(f"installed CRI-O {plan.revision} ({plan.arch})")
+    if options.download_dir is not None:
+        with tempfile.TemporaryDirectory(prefix="crio-get.") as work_text:
+            work = Path(work_text)
+            work.chmod(0o700)
+            fetch_verified(plan, request, fetcher, work)
+        return
+    # Unpacked under the root's lock into private staging beside the destinations: the install
+    # then renames each file into place instead of writing it a second time.
+    with transaction.private_staging(request.destdir, say) as (lock, work):
+        install(fetch_verified(plan, request, fetcher, work), request.destdir, lock)
+    say(f"installed CRI-O {plan.revision} ({plan.arch})")
 
 
 # --- plan ---------------------------------------------------------------------------------------
@@ -390,11 +394,12 @@ def _save_download(directory: Path, partial: Path, name: str, checksum: bytes, s
 # --- install -------------------------------------------------------------------------------------
 
 
-def install(source: VerifiedBundle, destination: str) -> None:
+def install(source: VerifiedBundle, destination: str, lock: transaction.RootLock) -> None:
     """Run the bundle's own install script into DESTDIR `destination`, inside a rollback journal.
 
     The tarball's sha256 is passed on only when the manifest was checked while extracting, so the
-    script need not hash the files again.
+    script need not hash the files again. `lock`: held since the staging directory was made.
     """
     transaction.install_bundle(source.staging, destination, say,
-                               source.tarball_sha256 if source.manifest_checked else None, source.record_meta)
+                               source.tarball_sha256 if source.manifest_checked else None, source.record_meta,
+                               held=lock)

@@ -20,7 +20,8 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_TOP, INSTALL_RECORD, INSTALL_STATE_DIR
@@ -54,7 +55,7 @@ def _remove(path: Path) -> None:
 
 
 def _copy(src: Path, dst: Path) -> None:
-    """cp -a for one file or symlink."""
+    """cp -a for one file or symlink (the fallback when a hard link cannot be made)."""
     if src.is_symlink():
         os.symlink(os.readlink(src), dst)
     else:
@@ -66,9 +67,48 @@ def _copy(src: Path, dst: Path) -> None:
             pass
 
 
+def _keep(path: Path, backup: Path) -> None:
+    """Back up `path` as `backup` without writing its bytes: a hard link to the same inode.
+
+    The install only ever replaces destinations by rename (never writes into them), so the
+    linked inode keeps the old content, mode, owner and times exactly. Across file systems (or
+    where links are refused) it falls back to a copy.
+    """
+    try:
+        os.link(path, backup, follow_symlinks=False)
+    except OSError:
+        _copy(path, backup)
+
+
+def _restore(backup: Path, path: Path) -> None:
+    """Put `backup` back at `path` in one rename (a link beside it first, so a replay can run again).
+
+    A path that still is the backed-up inode (never replaced) is left as it is: rename(2) between two
+    links of one inode does nothing.
+    """
+    try:
+        if os.path.samestat(os.lstat(path), os.lstat(backup)):
+            return
+    except FileNotFoundError:
+        pass
+    beside = path.with_name(f".crio-restore.{os.getpid()}.{path.name}"[:255])
+    _remove(beside)
+    try:
+        os.link(backup, beside, follow_symlinks=False)
+    except OSError:
+        _copy(backup, beside)
+    if path.is_dir() and not path.is_symlink():
+        _remove(path)           # an (empty) directory: the check refused non-empty ones
+    os.replace(beside, path)
+
+
+#: Private staging directories (one per run, under the state dir, created under the lock).
+STAGING_PREFIX = "staging."
+
+
 def _own(name: str) -> bool:
-    """The transaction's own entries and the lock: never backed up, restored or swept."""
-    return name.startswith("transaction") or name == LOCK_NAME
+    """The transaction's own entries, staging directories and the lock: never backed up, restored or swept."""
+    return name.startswith(("transaction", STAGING_PREFIX)) or name == LOCK_NAME
 
 
 def _state_entries(sdir: Path) -> list[str]:
@@ -115,9 +155,8 @@ def rollback(txn: Path, destdir: str) -> None:
     for entry in reversed(checked.entries):
         path = Path(entry.path)
         if entry.kind == "saved":
-            _remove(path)       # an (empty) directory is removed with rmdir; the check refused non-empty ones
             path.parent.mkdir(parents=True, exist_ok=True)
-            _copy(txn / "backup" / entry.index, path)
+            _restore(txn / "backup" / entry.index, path)
         elif entry.kind == "absent":
             _remove(path)
         elif entry.kind == "newdir":
@@ -134,6 +173,10 @@ def recover(destdir: str, log: Log) -> None:
     sdir = state_dir(destdir)
     for leftover in sdir.glob("transaction.done.*"):
         shutil.rmtree(leftover, ignore_errors=True)
+    # Only the lock holder makes staging directories: any found now was left by a killed run.
+    for stale in sdir.glob(f"{STAGING_PREFIX}*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
     txn = sdir / "transaction"
     if not (txn.is_dir() or txn.is_symlink()):
         return
@@ -171,7 +214,7 @@ def begin(paths: list[str], destdir: str) -> Path:
                 if path.is_dir() and not path.is_symlink():
                     continue
                 index += 1
-                _copy(path, txn / "backup" / str(index))
+                _keep(path, txn / "backup" / str(index))
                 journal.write(f"saved\t{index}\t{path}\n")
             else:
                 new_dirs: list[Path] = []
@@ -245,52 +288,82 @@ def _lock(destdir: str, log: Log) -> RootLock:
     return RootLock(sdir, sdir / INSTALL_RECORD, lock_timeout_from_env(), log)
 
 
+@contextmanager
+def private_staging(destdir: str, log: Log) -> Iterator[tuple[RootLock, Path]]:
+    """Under the root's lock: recover, sweep stale staging, and lend a fresh 0700 directory in the state dir.
+
+    The state dir is on the destinations' file system in the usual layout, so the install script
+    can rename the unpacked files into place (one write per file). Only the lock holder makes
+    staging directories, so any other one found here was left by a killed run: it is removed.
+    """
+    sdir = state_dir(destdir)
+    with _lock(destdir, log) as lock:
+        recover(destdir, log)
+        check_record(sdir)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=sdir))
+        try:
+            yield lock, staging
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
 def install_bundle(staging: Path, destdir: str, log: Log, verified_sha256: str | None = None,
-                   record_meta: dict[str, str] | None = None) -> None:
+                   record_meta: dict[str, str] | None = None, held: RootLock | None = None) -> None:
     """Run `cri-o/install` in a transaction, under the root's lock: on failure the previous installation is restored.
 
     `verified_sha256`: the tarball's sha256, when it was verified and every file was checked against
     manifest.json while extracting; an install script that offers --verified-tarball then skips
     hashing every file again (older ones are run as they are). `record_meta`: metadata for the
     record (revision, channel, build time), passed to a script that offers --record-meta. The sha256
-    of the install script (which it keeps in the state dir) is recorded for `-U`.
+    of the install script (which it keeps in the state dir) is recorded for `-U`. `held`: the lock,
+    when the caller took it with `private_staging` (the bundle then lies in that staging directory,
+    and a script that offers --move-sources renames its files into place).
     """
+    if held is None:
+        with _lock(destdir, log) as lock:
+            recover(destdir, log)
+            check_record(state_dir(destdir))
+            _install_locked(staging, destdir, log, lock, verified_sha256, record_meta or {}, move=False)
+    else:
+        _install_locked(staging, destdir, log, held, verified_sha256, record_meta or {}, move=True)
+
+
+def _install_locked(staging: Path, destdir: str, log: Log, lock: RootLock, verified_sha256: str | None,
+                    record_meta: dict[str, str], move: bool) -> None:
+    """The transaction itself: plan (install --list), check, journal, run the script, stamp, commit."""
     bundle = staging / BUNDLE_TOP
-    extra = _offered_options(bundle, verified_sha256, record_meta or {}, log)
+    extra = _offered_options(bundle, verified_sha256, record_meta, log, move)
     script_sha256 = _sha256(bundle / BUNDLE_INSTALL_SCRIPT)
     sdir = state_dir(destdir)
-    with _lock(destdir, log) as lock:
-        recover(destdir, log)
-        check_record(sdir)
-        listed = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", "--list"], cwd=bundle,
-                                capture_output=True, text=True, check=False)
-        if listed.returncode != 0:
-            first = (listed.stderr.strip().splitlines() or [""])[0]
-            raise CrioError(f"the bundle's install --list failed: {first}", ExitCode.INSTALL)
-        raw = [line for line in listed.stdout.splitlines() if line.strip()]
-        paths = list(dict.fromkeys([*raw, str(sdir / INSTALL_RECORD), str(sdir / BUNDLE_INSTALL_SCRIPT)]))
-        check_plan_paths(paths, destdir)
-        check_destinations(paths, destdir)   # refuse FIFOs, directories, links out of DESTDIR
-        txn = begin(paths, destdir)
-        log(f"installing {len(raw)} files")
-        try:
-            result = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", *extra], cwd=bundle, check=False,
-                                    pass_fds=(lock.fd,))
-            if result.returncode == 0:
-                stamp_record(sdir, {INSTALL_SCRIPT_KEY: script_sha256})
-        except BaseException:
-            rollback(txn, destdir)
-            raise
-        if result.returncode != 0:
-            log(f"the bundle's install script failed (exit {result.returncode}): restoring the previous installation")
-            rollback(txn, destdir)
-            if result.returncode == ExitCode.VERIFICATION:
-                # The script's own verification failure: the bundle is bad, not the host.
-                raise CrioError("the bundle failed its own verification; the previous installation is restored",
-                                ExitCode.VERIFICATION)
-            raise CrioError(f"install failed (exit {result.returncode}); the previous installation is restored",
-                            ExitCode.INSTALL)
-        commit(txn, destdir)
+    listed = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", "--list"], cwd=bundle,
+                            capture_output=True, text=True, check=False)
+    if listed.returncode != 0:
+        first = (listed.stderr.strip().splitlines() or [""])[0]
+        raise CrioError(f"the bundle's install --list failed: {first}", ExitCode.INSTALL)
+    raw = [line for line in listed.stdout.splitlines() if line.strip()]
+    paths = list(dict.fromkeys([*raw, str(sdir / INSTALL_RECORD), str(sdir / BUNDLE_INSTALL_SCRIPT)]))
+    check_plan_paths(paths, destdir)
+    check_destinations(paths, destdir)   # refuse FIFOs, directories, links out of DESTDIR
+    txn = begin(paths, destdir)
+    log(f"installing {len(raw)} files")
+    try:
+        result = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", *extra], cwd=bundle, check=False,
+                                pass_fds=(lock.fd,))
+        if result.returncode == 0:
+            stamp_record(sdir, {INSTALL_SCRIPT_KEY: script_sha256})
+    except BaseException:
+        rollback(txn, destdir)
+        raise
+    if result.returncode != 0:
+        log(f"the bundle's install script failed (exit {result.returncode}): restoring the previous installation")
+        rollback(txn, destdir)
+        if result.returncode == ExitCode.VERIFICATION:
+            # The script's own verification failure: the bundle is bad, not the host.
+            raise CrioError("the bundle failed its own verification; the previous installation is restored",
+                            ExitCode.VERIFICATION)
+        raise CrioError(f"install failed (exit {result.returncode}); the previous installation is restored",
+                        ExitCode.INSTALL)
+    commit(txn, destdir)
 
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -341,9 +414,10 @@ def _recorded_state_parents(sdir: Path, destdir: str) -> list[Path]:
     return sorted(out, key=lambda p: len(str(p)), reverse=True)
 
 
-def _offered_options(bundle: Path, verified_sha256: str | None, record_meta: dict[str, str], log: Log) -> list[str]:
+def _offered_options(bundle: Path, verified_sha256: str | None, record_meta: dict[str, str], log: Log,
+                     move: bool = False) -> list[str]:
     """The options of the bundle's install script asked for that its --help says it offers."""
-    if verified_sha256 is None and not record_meta:
+    if verified_sha256 is None and not record_meta and not move:
         return []
     offered = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", "--help"], cwd=bundle,
                              capture_output=True, text=True, check=False)
@@ -356,6 +430,8 @@ def _offered_options(bundle: Path, verified_sha256: str | None, record_meta: dic
             "detected")
     elif record_meta:
         extra += [arg for key, value in record_meta.items() for arg in ("--record-meta", f"{key}={value}")]
+    if move and "--move-sources" in text:
+        extra.append("--move-sources")
     return extra
 
 
