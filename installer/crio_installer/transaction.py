@@ -145,6 +145,27 @@ def discard(txn: Path, destdir: str, statedirs: list[str] | None = None) -> None
                 pass
 
 
+#: Names the install script (mktemp beside each destination) and `_restore` give their temporary entries.
+TEMP_PATTERNS = (".crio-install.??????", ".crio-restore.*")
+
+
+def sweep_temporaries(entries: list[journal.Entry]) -> None:
+    """Remove what a killed run left beside the journal's destinations: the install script's temporary
+    directories and files, and half-done restores. They are named only by us, and their directories
+    passed the journal's destination check (inside the roots)."""
+    parents = {Path(e.path).parent for e in entries if e.kind != "newdir"} | \
+        {Path(e.path) for e in entries if e.kind == "newdir"}
+    for parent in parents:
+        if parent.is_symlink() or not parent.is_dir():
+            continue
+        for pattern in TEMP_PATTERNS:
+            for leftover in parent.glob(pattern):
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
+
+
 def rollback(txn: Path, destdir: str) -> None:
     """Check the whole journal, then replay it backwards: restore saved files, remove new files and directories.
 
@@ -152,6 +173,7 @@ def rollback(txn: Path, destdir: str) -> None:
     """
     replay = (txn / "ready").exists()
     checked = journal.check(txn, destdir, state_dir(destdir), replay=replay)
+    sweep_temporaries(checked.entries)
     for entry in reversed(checked.entries):
         path = Path(entry.path)
         if entry.kind == "saved":
@@ -181,7 +203,9 @@ def recover(destdir: str, log: Log) -> None:
     if not (txn.is_dir() or txn.is_symlink()):
         return
     if (txn / "committed").exists() and not txn.is_symlink():
-        discard(txn, destdir)
+        checked = journal.check(txn, destdir, sdir, replay=True)
+        sweep_temporaries(checked.entries)
+        discard(txn, destdir, checked.statedirs)
     else:
         log("an earlier install was interrupted: restoring the installation it started from")
         rollback(txn, destdir)

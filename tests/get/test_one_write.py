@@ -1,0 +1,196 @@
+"""Install in one write: the verified bundle is unpacked once, beside the destinations, and renamed into place.
+
+Both installers, with the real in-bundle install script. What is observed from outside, with
+real tools: a `cp` on PATH that logs its arguments shows that no payload file is copied (they
+are renamed from the private staging directory under the state dir); the transaction's backup
+of a replaced file is the replaced inode itself (a hard link, no second copy); and a `mv` on
+PATH that kills the installer's whole process group (kill -9) at its N-th rename, for every N
+a full install makes, leaves after recovery exactly the old installation or exactly the new
+one, never a mix (ten points spread over the run, first and last included).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+from crio_installer import transaction
+from crio_installer.lock import RootLock
+from helpers.bundle_install import make_bundle_tree
+from helpers.get_fixtures import (
+    INSTALLERS,
+    installer_command,
+    lay_out_bucket,
+    run_get,
+    snapshot,
+    write_side_files,
+)
+
+from crio.artifacts import INSTALL_RECORD, INSTALL_STATE_DIR, tarball_name
+from crio.errors import ExitCode
+
+STATE = INSTALL_STATE_DIR.lstrip("/")
+OLD, NEW = "v1.30.0", "v1.30.1"
+
+
+def real_bundle(root: Path, revision: str) -> Path:
+    """A tarball of the real install script and files, with a crio of its own, manifest.json last."""
+    tree = make_bundle_tree(root / revision, {"bin/crio": f"#!/bin/sh\necho crio {revision}\n".encode() * 4096,
+                                              "bin/pinns": f"pinns {revision}\n".encode()}, via_tar=False)
+    tarball = root / "build" / tarball_name("amd64", revision)
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    members = [*sorted(p for p in tree.rglob("*") if p.name != "manifest.json"), tree / "manifest.json"]
+    with tarfile.open(tarball, "w:gz", format=tarfile.GNU_FORMAT) as tf:
+        tf.add(tree, arcname="cri-o", recursive=False)
+        for path in members:
+            info = tf.gettarinfo(path, arcname=f"cri-o/{path.relative_to(tree).as_posix()}")
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if info.isfile():
+                with open(path, "rb") as handle:
+                    tf.addfile(info, handle)
+            else:
+                tf.addfile(info)
+    write_side_files(tarball)
+    return tarball
+
+
+@pytest.fixture(scope="module")
+def bucket(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("one-write")
+    return lay_out_bucket(root / "bucket", [real_bundle(root, OLD), real_bundle(root, NEW)])
+
+
+def args_for(bucket: Path, revision: str) -> list[str]:
+    return ["-a", "amd64", "--url", bucket.as_uri(), "-t", revision, "--insecure-skip-signature-verification"]
+
+
+def wrapper_bin(directory: Path, tool: str, body: str) -> Path:
+    """A directory to put first on PATH holding `tool`: logs its arguments, runs `body`, then the real tool."""
+    directory.mkdir(parents=True, exist_ok=True)
+    real = shutil.which(tool)
+    assert real is not None
+    script = directory / tool
+    script.write_text(f'#!/bin/bash\nprintf "%s\\n" "$*" >>"{directory}/{tool}.log"\n{body}\nexec {real} "$@"\n')
+    script.chmod(0o755)
+    return directory
+
+
+def install(installer: str, bucket: Path, revision: str, dest: Path, tmp: Path,
+            path_first: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": f"{path_first}:{os.environ['PATH']}"} if path_first else {}
+    return run_get(installer, args_for(bucket, revision), destdir=dest, tmpdir=tmp, env=env,
+                   in_process=path_first is None, new_session=path_first is not None)
+
+
+def without_lock(tree: dict[str, tuple[str, int, bytes]]) -> dict[str, tuple[str, int, bytes]]:
+    return {k: v for k, v in tree.items() if k != f"{STATE}/lock"}
+
+
+def recover(installer: str, dest: Path, tmp: Path) -> None:
+    """What the next install or uninstall of either installer does first: recovery under the root's lock."""
+    if installer == "python":
+        sdir = transaction.state_dir(str(dest))
+        with RootLock(sdir, sdir / INSTALL_RECORD, 5, print):
+            transaction.recover(str(dest), print)
+        return
+    script = installer_command("bash")
+    out = subprocess.run([*script, "--contract", "txn_recover", str(dest)], capture_output=True, text=True,
+                         check=False, env={"PATH": os.environ["PATH"], "TMPDIR": str(tmp)})
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_payload_files_are_renamed_into_place_not_copied(installer: str, bucket: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    bin_dir = wrapper_bin(tmp_path / "wrap", "cp", "")
+    for revision in (OLD, NEW):       # a fresh install, then one that replaces every file
+        out = install(installer, bucket, revision, dest, tmp_path / "tmp", bin_dir)
+        assert out.returncode == 0, out.stderr
+    assert (dest / "usr/local/bin/crio").read_bytes().startswith(f"#!/bin/sh\necho crio {NEW}".encode())
+    copied = (bin_dir / "cp.log").read_text().splitlines() if (bin_dir / "cp.log").exists() else []
+    assert not [line for line in copied if "/bin/crio" in line or "/bin/pinns" in line], copied
+    moved = (bin_dir / "mv.log").read_text() if (bin_dir / "mv.log").exists() else ""
+    assert not moved    # only cp was wrapped
+    assert not list((dest / STATE).glob("staging.*")), "the staging directory is removed after the install"
+    assert stat.S_IMODE((dest / "usr/local/bin/crio").stat().st_mode) == 0o755
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_the_backup_of_a_replaced_file_is_its_inode_not_a_copy(installer: str, bucket: Path,
+                                                                tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    assert install(installer, bucket, OLD, dest, tmp_path / "t0").returncode == 0
+    old_crio = (dest / "usr/local/bin/crio").stat()
+    # Killed at the first rename of the install script: the journal and its backups are all there.
+    bin_dir = wrapper_bin(tmp_path / "wrap", "mv", 'kill -KILL 0')
+    install(installer, bucket, NEW, dest, tmp_path / "t1", bin_dir)
+    journal = (dest / STATE / "transaction" / "journal").read_text().splitlines()
+    index = next(line.split("\t")[1] for line in journal if line.endswith("/usr/local/bin/crio"))
+    backup = (dest / STATE / "transaction" / "backup" / index).stat()
+    assert (backup.st_dev, backup.st_ino) == (old_crio.st_dev, old_crio.st_ino)
+
+
+def mv_calls(installer: str, bucket: Path, tmp_path: Path) -> int:
+    """How many times a full OLD -> NEW upgrade runs mv (every point a kill is tried at)."""
+    dest = tmp_path / "count-dest"
+    assert install(installer, bucket, OLD, dest, tmp_path / "c0").returncode == 0
+    bin_dir = wrapper_bin(tmp_path / "count", "mv", "")
+    assert install(installer, bucket, NEW, dest, tmp_path / "c1", bin_dir).returncode == 0
+    return len((bin_dir / "mv.log").read_text().splitlines())
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_a_kill_at_any_rename_leaves_the_old_or_the_new_installation(installer: str, bucket: Path,
+                                                                     tmp_path: Path) -> None:
+    reference = tmp_path / "reference"
+    assert install(installer, bucket, OLD, reference / "old", tmp_path / "r0").returncode == 0
+    assert install(installer, bucket, OLD, reference / "new", tmp_path / "r1").returncode == 0
+    assert install(installer, bucket, NEW, reference / "new", tmp_path / "r2").returncode == 0
+    old, new = without_lock(snapshot(reference / "old")), without_lock(snapshot(reference / "new"))
+    total = mv_calls(installer, bucket, tmp_path)
+    assert total >= 8
+    # Spread over the run: the first renames (staging), the middle (the commit), the last (the journal).
+    points = sorted({1, 2, 3, total // 4, total // 2, total * 2 // 3, 3 * total // 4, total - 2, total - 1, total})
+    outcomes = []
+    for point in points:
+        dest = tmp_path / f"dest-{point}"
+        subprocess.run(["cp", "-a", str(reference / "old"), str(dest)], check=True)
+        counter = tmp_path / f"count-{point}"
+        body = (f'n=$(( $(cat "{counter}" 2>/dev/null || echo 0) + 1 )); echo "$n" >"{counter}"\n'
+                f'if [ "$n" -eq {point} ]; then {shutil.which("mv")} "$@"; kill -KILL 0; fi')
+        bin_dir = wrapper_bin(tmp_path / f"wrap-{point}", "mv", body)
+        killed = install(installer, bucket, NEW, dest, tmp_path / f"b{point}", bin_dir)
+        assert killed.returncode != 0, f"the kill at rename {point} of {total} did not happen"
+        recover(installer, dest, tmp_path / f"c{point}")
+        after = without_lock(snapshot(dest))
+        assert after in (old, new), f"a mix after a kill at rename {point} of {total}"
+        assert not list((dest / STATE).glob("staging.*"))
+        outcomes.append("old" if after == old else "new")
+    assert outcomes[0] == "old"
+    if installer == "bash":     # its last rename discards the committed journal: the new installation stays
+        assert outcomes[-1] == "new"
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_a_failed_upgrade_restores_the_very_same_files(installer: str, bucket: Path, tmp_path: Path) -> None:
+    """Rollback puts the old inodes back (link + rename): content, mode and mtime are exact."""
+    dest = tmp_path / "dest"
+    assert install(installer, bucket, OLD, dest, tmp_path / "t0").returncode == 0
+    before = snapshot(dest)
+    crio = dest / "usr/local/bin/crio"
+    inode, mtime = crio.stat().st_ino, crio.stat().st_mtime_ns
+    # The third rename of the upgrade fails (as on a full or read-only file system).
+    counter = tmp_path / "count"
+    body = (f'n=$(( $(cat "{counter}" 2>/dev/null || echo 0) + 1 )); echo "$n" >"{counter}"\n'
+            'if [ "$n" -eq 3 ]; then echo "mv: cannot move: No space left on device" >&2; exit 1; fi')
+    out = install(installer, bucket, NEW, dest, tmp_path / "t1", wrapper_bin(tmp_path / "wrap", "mv", body))
+    assert out.returncode == ExitCode.INSTALL, out.stderr
+    assert "previous installation is restored" in out.stderr
+    assert snapshot(dest) == before
+    assert (crio.stat().st_ino, crio.stat().st_mtime_ns) == (inode, mtime)
