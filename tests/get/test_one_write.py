@@ -11,6 +11,7 @@ one, never a mix (ten points spread over the run, first and last included).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 from crio_installer import transaction
 from crio_installer.lock import RootLock
-from helpers.bundle_install import make_bundle_tree
+from helpers.bundle_install import install_env, make_bundle_tree, run_install
 from helpers.get_fixtures import (
     INSTALLERS,
     installer_command,
@@ -194,3 +195,38 @@ def test_a_failed_upgrade_restores_the_very_same_files(installer: str, bucket: P
     assert "previous installation is restored" in out.stderr
     assert snapshot(dest) == before
     assert (crio.stat().st_ino, crio.stat().st_mtime_ns) == (inode, mtime)
+
+
+def test_scripts_get_hashes_each_file_while_unpacking_not_after(bucket: Path, tmp_path: Path) -> None:
+    """A second tar hashes the decompressed stream on the way (sha256sum reading stdin); the install
+    script then checks those sums against manifest.json instead of reading the files again."""
+    dest = tmp_path / "dest"
+    bin_dir = wrapper_bin(tmp_path / "wrap", "sha256sum", "")
+    out = install("bash", bucket, NEW, dest, tmp_path / "tmp", bin_dir)
+    assert out.returncode == 0, out.stderr
+    assert "files hashed by the caller while unpacking" in out.stdout + out.stderr
+    calls = (bin_dir / "sha256sum.log").read_text().splitlines()
+    assert "" in calls                                  # stdin: the hasher's per-member runs
+    assert not [c for c in calls if "bin/crio" in c], calls
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    (lambda sums: {**sums, "bin/crio": "0" * 64}, "bin/crio does not match manifest.json"),
+    (lambda sums: sums, "lists cri-o/bin/crio twice"),
+    (lambda sums: {"bin/crio": "x"}, "is not 'SHA256  cri-o/PATH'"),
+])
+def test_the_install_script_checks_the_callers_file_sums(lines, message: str, tmp_path: Path) -> None:
+    tree = make_bundle_tree(tmp_path / "b", {"bin/crio": b"crio\n"}, via_tar=False)
+    sums = {p.relative_to(tree).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in tree.rglob("*") if p.is_file()}
+    chosen = lines(sums)
+    text = "".join(f"{sha}  cri-o/{path}\n" for path, sha in chosen.items())
+    if chosen is sums:
+        text += f"{sums['bin/crio']}  cri-o/bin/crio\n"
+    sums_file = tmp_path / "sums"
+    sums_file.write_text(text)
+    dest = tmp_path / "dest"
+    out = run_install(tree / "install", "--file-sums", str(sums_file), env=install_env(DESTDIR=str(dest)))
+    assert out.returncode == ExitCode.VERIFICATION, out.stderr
+    assert message in out.stderr
+    assert not dest.exists()
