@@ -72,9 +72,10 @@ def read_record(sdir: Path) -> tuple[Record, Path]:
         raise CrioError(f"cannot read {path}: permission denied (run as root)", ExitCode.NOT_ROOT) from None
     except OSError:
         raise CrioError(f"the record {path} is not a regular file", ExitCode.INSTALL) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise CrioError(f"the record {path} is not a regular file", ExitCode.INSTALL)
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise CrioError(f"the record {path} is not a regular file", ExitCode.INSTALL)
         text = handle.read().decode("utf-8", "surrogateescape")
     record = parse_record(text, str(path))
     for row in record.rows:
