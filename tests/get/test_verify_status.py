@@ -41,7 +41,7 @@ DIR_FILE = "usr/local/share/oci-umount/oci-umount.d/crio-umount.conf"
 def template(published, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("verify-template")
     dest = root / "dest"
-    args = ["-a", "amd64", "-u", published.plain.as_uri(), "-t", TAG]
+    args = ["-a", "amd64", "--url", published.plain.as_uri(), "-t", TAG]
     result = run_get("python", args, destdir=dest, tmpdir=root / "tmp")
     assert result.returncode == 0, result.stderr
     return dest
@@ -242,6 +242,16 @@ def test_no_usable_record_is_an_error(case: str, node: Path, tmp_path: Path) -> 
     assert ("no installation recorded" if case == "missing" else "is not a regular file") in result.stderr
 
 
+def test_an_interrupted_transaction_is_a_warning_and_left_alone(node: Path, tmp_path: Path) -> None:
+    (node / STATE / "transaction").mkdir()
+    (node / STATE / "transaction" / "journal").write_text(f"absent\t0\t{node / BIN}\n")
+    before = snapshot(node)
+    result = both(["--verify"], node, tmp_path)
+    assert result.returncode == 0 and result.stdout == summary(node) + "\n"
+    assert "WARNING: an interrupted install left" in result.stderr
+    assert snapshot(node) == before
+
+
 def test_verify_writes_nothing_and_creates_no_lock(node: Path, tmp_path: Path) -> None:
     (node / STATE / "lock").unlink()     # as an older installer left the root
     (node / FISH).unlink()
@@ -298,7 +308,7 @@ def fingerprint(public_pem: bytes) -> str:
 @pytest.mark.parametrize("installer", INSTALLERS)
 def test_status_shows_what_the_record_says(installer: str, published, tmp_path: Path) -> None:
     dest = tmp_path / "dest"
-    args = ["-a", "amd64", "-u", published.signed.as_uri(), "-t", "v1.21", "-k", str(published.public_key)]
+    args = ["-a", "amd64", "--url", published.signed.as_uri(), "-t", "v1.21", "-k", str(published.public_key)]
     start = int(time.time())
     installed = run_get(installer, args, destdir=dest, tmpdir=tmp_path / "tmp")
     assert installed.returncode == 0, installed.stderr
@@ -326,7 +336,7 @@ def test_status_says_how_an_unsigned_install_was_checked(installer: str, how: st
                                                          tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     bucket = published.plain if how == "unsigned" else published.signed
-    args = ["-a", "amd64", "-u", bucket.as_uri(), "-t", TAG]
+    args = ["-a", "amd64", "--url", bucket.as_uri(), "-t", TAG]
     if how == "skipped":
         args.append("--insecure-skip-signature-verification")
     assert run_get(installer, args, destdir=dest, tmpdir=tmp_path / "tmp").returncode == 0
