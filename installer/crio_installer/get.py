@@ -155,8 +155,9 @@ def _inspects(options: Options) -> bool:
         if options.strict or options.as_json:
             raise CrioError("--strict goes with --verify, --json with --verify or --status", ExitCode.USAGE)
         return False
+    defaults = Options()    # any option added later counts too (an empty or false value is one not given)
     others = [f.name for f in fields(Options) if f.name not in _INSPECT_FIELDS
-              and getattr(options, f.name) != f.default]
+              and getattr(options, f.name) and getattr(options, f.name) != getattr(defaults, f.name)]
     if (options.verify and options.status) or others or (options.status and options.strict):
         raise CrioError("--verify [--strict] [--json] and --status [--json] read what is installed: they take "
                         "no other option", ExitCode.USAGE)
