@@ -343,6 +343,8 @@ def download_links(base_url: str, revision: Revision | str, archs: tuple[str, ..
 #: the bundle. Outside any user's $HOME on purpose.
 INSTALL_STATE_DIR = "/var/lib/crio-install"
 INSTALL_RECORD = "record.tsv"
+#: A kept previous installation, below the state dir (it exists exactly when one is kept).
+INSTALL_PREVIOUS_DIR = "previous"
 
 #: The install script's path variables, in the order its help lists them; each
 #: may be named as @VAR@ in a bundle file and is rendered with its real value.

@@ -37,6 +37,8 @@ class ExitCode(IntEnum):
     DOWNGRADE = 17
     # crio-get and scripts/get: one transaction per root at a time
     LOCKED = 18
+    # crio-get and scripts/get --verify: installed files differ from the install record
+    INSTALLED_DIFFERS = 19
     # crio-release bundle
     SPEC = 20
     CHECKSUM = 21
@@ -78,6 +80,7 @@ LABELS: dict[ExitCode, str] = {
     ExitCode.CONNECTION: "crio-status: connection refused",
     ExitCode.DOWNGRADE: "downgrade refused (an older revision than the installed one; -t REV or --allow-downgrade)",
     ExitCode.LOCKED: "another install or uninstall holds the lock on this root",
+    ExitCode.INSTALLED_DIFFERS: "installed files differ from the install record (--verify)",
     ExitCode.SPEC: "bundle spec invalid",
     ExitCode.CHECKSUM: "checksum mismatch of a component",
     ExitCode.ELF_MACHINE: "ELF machine not the bundle's architecture",
@@ -97,7 +100,7 @@ LABELS: dict[ExitCode, str] = {
 
 #: The codes scripts/get and crio-get exit with (0-9, then the installer codes numbered after crio-status's).
 INSTALLER_CODES: tuple[ExitCode, ...] = (*(c for c in ExitCode if c <= ExitCode.NOT_ROOT), ExitCode.DOWNGRADE,
-                                        ExitCode.LOCKED)
+                                        ExitCode.LOCKED, ExitCode.INSTALLED_DIFFERS)
 #: The codes the in-bundle `install` script exits with (it downloads and resolves nothing).
 INSTALL_SCRIPT_CODES: tuple[ExitCode, ...] = (
     ExitCode.OK, ExitCode.USAGE, ExitCode.VERIFICATION, ExitCode.INSTALL, ExitCode.MISSING_TOOL, ExitCode.NOT_ROOT,

@@ -44,6 +44,11 @@ EXIT_CODES = exit_code_help(INSTALLER_CODES)
               help="do not verify signatures (the sha256 is always checked)")
 @click.option("--allow-downgrade", is_flag=True,
               help="install what the marker names even if it is older than the installed revision")
+@click.option("--verify", is_flag=True,
+              help="compare the installed files with the install record (exit 19 when they differ)")
+@click.option("--strict", is_flag=True, help="with --verify: configs the user changed fail too")
+@click.option("--json", "as_json", is_flag=True, help="with --verify or --status: one JSON object")
+@click.option("--status", is_flag=True, help="show the installed revision, channel, signer, times")
 def get_command(**kwargs: object) -> None:
     """Download, verify and install a CRI-O static bundle."""
     try:

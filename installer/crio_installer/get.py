@@ -17,8 +17,9 @@ import platform
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
@@ -59,6 +60,10 @@ class Options:
     key: Path | None = None
     skip_signature: bool = False
     allow_downgrade: bool = False
+    verify: bool = False        # --verify [--strict] [--json]: read what is installed (crio_installer.inspect)
+    strict: bool = False
+    as_json: bool = False
+    status: bool = False        # --status [--json]
 
 
 def say(message: str) -> None:
@@ -119,6 +124,9 @@ def check_state_settings(destdir: str) -> str:
 def run(options: Options, out: Callable[[str], None] = print) -> None:
     """Install (or download, plan, uninstall) as the options say; raise CrioError on failure."""
     request = Request.from_environment(options)
+    if _inspects(options):
+        _inspect(request, out)
+        return
     if options.uninstall:
         if not request.destdir and not _is_root():
             raise CrioError("uninstalling needs root (or set DESTDIR)", ExitCode.NOT_ROOT)
@@ -140,6 +148,37 @@ def run(options: Options, out: Callable[[str], None] = print) -> None:
     with transaction.private_staging(request.destdir, say) as (lock, work):
         install(fetch_verified(plan, request, fetcher, work), request.destdir, lock)
     say(f"installed CRI-O {plan.revision} ({plan.arch})")
+
+
+_INSPECT_FIELDS = ("verify", "strict", "as_json", "status")
+
+
+def _inspects(options: Options) -> bool:
+    """--verify or --status, alone with --strict/--json: anything else given with them is a usage error."""
+    if not (options.verify or options.status):
+        if options.strict or options.as_json:
+            raise CrioError("--strict goes with --verify, --json with --verify or --status", ExitCode.USAGE)
+        return False
+    defaults = Options()    # any option added later counts too (an empty or false value is one not given)
+    others = [f.name for f in fields(Options) if f.name not in _INSPECT_FIELDS
+              and getattr(options, f.name) and getattr(options, f.name) != getattr(defaults, f.name)]
+    if (options.verify and options.status) or others or (options.status and options.strict):
+        raise CrioError("--verify [--strict] [--json] and --status [--json] read what is installed: they take "
+                        "no other option", ExitCode.USAGE)
+    return True
+
+
+def _inspect(request: Request, out: Callable[[str], None]) -> None:
+    from crio_installer import inspect
+
+    sdir = transaction.state_dir(request.destdir)
+    options = request.options
+    if options.status:
+        inspect.status(sdir, request.destdir, options.as_json, out)
+        return
+    if inspect.verify(sdir, request.destdir, options.strict, options.as_json, out, say) != ExitCode.OK:
+        raise CrioError("installed files differ from the install record (see the findings above)",
+                        ExitCode.INSTALLED_DIFFERS)
 
 
 # --- plan ---------------------------------------------------------------------------------------
@@ -301,7 +340,17 @@ def fetch_verified(plan: resolve.Plan, request: Request, fetcher: Fetcher, work:
         _save_download(options.download_dir, partial, name, checksum, signature)
         binding.save_revision_manifest(options.download_dir, plan.revision, manifest, manifest_sig)
     return VerifiedBundle(work / "staging", digest.hexdigest(), manifest_checked,
-                          binding.record_meta(plan, build_time, options.file is not None))
+                          {**binding.record_meta(plan, build_time, options.file is not None),
+                           **_status_meta(request)})
+
+
+def _status_meta(request: Request) -> dict[str, str]:
+    """What --status shows beside the revision: the signer (key fingerprint, `none`, `skipped`) and the time."""
+    from crio_installer.inspect import META_INSTALL_TIME, META_SIGNER, signer_value
+
+    key = request.key_in_use
+    return {META_SIGNER: signer_value(key.read_bytes() if key is not None else None, request.options.skip_signature),
+            META_INSTALL_TIME: str(int(time.time()))}
 
 
 def _read_published(fetcher: Fetcher, plan: resolve.Plan, url: str) -> bytes:

@@ -428,6 +428,8 @@ def test_the_record_keeps_revision_channel_build_time_and_marker_time(installer:
     statement, _ = parse_marker_signature((mirror.bucket / marker_signature_name(MINOR)).read_bytes())
     meta = record_meta(tmp_path / "dest")
     assert len(meta.pop("install-script", "")) == 64  # the -U check's key (test_attack_state) sits beside these
+    assert meta.pop("install-time").isdigit()           # --status's keys (test_verify_status) too
+    assert meta.pop("signer").startswith("key-sha256:")
     assert meta == {"revision": NEW, "arch": "amd64", "channel": MINOR, "build-time": str(T_NEW),
                     "marker-published": str(statement.published)}
     record = (tmp_path / "dest" / INSTALL_STATE_DIR.lstrip("/") / INSTALL_RECORD).read_bytes()
