@@ -50,6 +50,7 @@ from crio.manifest import build_revision_manifest, write_revision_manifest
 from crio.revision import Revision
 from crio.version import BuildInfo, version
 from crio_release.build.checks import check_conflicts, check_elf_machines, check_regular_files
+from crio_release.build.layout import check_provided
 from crio_release.build.pins import check_spec_pins
 from crio_release.build.repository import ReleaseRepository
 from crio_release.build.sbom import SbomInput, write_sbom
@@ -267,6 +268,7 @@ class _ArchBuilder:
         for component in self.spec.components:
             staged.extend(self.fetcher.stage(component, arch))
         check_conflicts(staged)
+        check_provided(staged, self.spec)
         check_regular_files(staged)
         check_elf_machines(staged, arch)
         staged.sort(key=lambda s: sort_key(s.dest))
