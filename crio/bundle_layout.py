@@ -42,6 +42,31 @@ UPSTREAM_INSTALL_READS: dict[str, str] = {
     "completions/zsh/_crio": "ZSHINSTALLDIR",
 }
 
+#: Upstream's default value of every install path variable (crio.artifacts.INSTALL_PATH_VARIABLES; SYSCONFIGDIR
+#: is its default where dpkg is absent). A bundle file that names paths as @VAR@ ships rendered with these at
+#: its own path, which upstream's install script copies verbatim, and as written below TEMPLATES_DIR, which
+#: our install script renders with the node's real values.
+UPSTREAM_DEFAULT_PATHS: dict[str, str] = {
+    "PREFIX": "/usr/local", "ETCDIR": "/etc", "LIBEXECDIR": "/usr/libexec", "LIBEXEC_CRIO_DIR": "/usr/libexec/crio",
+    "ETC_CRIO_DIR": "/etc/crio", "CONTAINERS_DIR": "/etc/containers",
+    "CONTAINERS_REGISTRIES_CONFD_DIR": "/etc/containers/registries.conf.d", "CNIDIR": "/etc/cni/net.d",
+    "BINDIR": "/usr/local/bin", "MANDIR": "/usr/local/share/man", "OCIDIR": "/usr/local/share/oci-umount/oci-umount.d",
+    "BASHINSTALLDIR": "/usr/local/share/bash-completion/completions",
+    "FISHINSTALLDIR": "/usr/local/share/fish/completions", "ZSHINSTALLDIR": "/usr/local/share/zsh/site-functions",
+    "OPT_CNI_BIN_DIR": "/opt/cni/bin", "SYSTEMDDIR": "/usr/local/lib/systemd/system", "SYSCONFIGDIR": "/etc/sysconfig",
+    "STATEDIR": "/var/lib/crio-install",
+}
+#: Where a bundle keeps the @VAR@ templates of files it also ships rendered with the defaults.
+TEMPLATES_DIR = "templates"
+
+
+def render_defaults(data: bytes) -> bytes:
+    """`data` with every @VAR@ of UPSTREAM_DEFAULT_PATHS replaced by its default value."""
+    for var, value in UPSTREAM_DEFAULT_PATHS.items():
+        data = data.replace(f"@{var}@".encode(), value.encode())
+    return data
+
+
 #: The binaries upstream keeps off $PATH, in LIBEXEC_CRIO_DIR (our install script's rule for bin/ names these).
 LIBEXEC_CRIO_BINARIES: tuple[str, ...] = tuple(
     path.removeprefix("bin/") for path, var in UPSTREAM_INSTALL_READS.items() if var == "LIBEXEC_CRIO_DIR")

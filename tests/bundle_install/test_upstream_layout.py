@@ -20,7 +20,15 @@ from helpers.bundle_install import install_env, run_install, snapshot, unpack
 from helpers.get_fixtures import INSTALLERS, run_get
 from helpers.upstream_layout import UPSTREAM_INSTALL, write_layout_spec
 
-from crio.bundle_layout import LIBEXEC_CRIO_BINARIES, UPSTREAM_INSTALL_READS, upstream_destination
+from crio.artifacts import INSTALL_PATH_VARIABLES
+from crio.bundle_layout import (
+    LIBEXEC_CRIO_BINARIES,
+    TEMPLATES_DIR,
+    UPSTREAM_DEFAULT_PATHS,
+    UPSTREAM_INSTALL_READS,
+    render_defaults,
+    upstream_destination,
+)
 from crio.errors import ExitCode
 from crio.revision import parse_revision
 
@@ -35,7 +43,7 @@ DEFAULTS = {
     "FISHINSTALLDIR": "/usr/local/share/fish/completions", "ZSHINSTALLDIR": "/usr/local/share/zsh/site-functions",
 }
 FILES = [path for path in UPSTREAM_INSTALL_READS if not path.endswith("/")]
-#: Files our install script renders (@VAR@ replaced), so their bytes differ from the bundle's.
+#: Files with @VAR@ paths: shipped rendered with upstream's defaults, their templates under templates/.
 RENDERED = {"etc/10-crio.conf", "contrib/crio.service", "contrib/registries.conf", "etc/crio"}
 
 
@@ -57,7 +65,7 @@ def run_upstream(bundle: Path, dest: Path, home: Path, **variables: str) -> subp
     script = bundle / "upstream-install"
     shutil.copyfile(UPSTREAM_INSTALL, script)
     home.mkdir(exist_ok=True)
-    env = install_env(None, DESTDIR=str(dest), HOME=str(home), SYSCONFIGDIR="/etc/default", **variables)
+    env = install_env(None, DESTDIR=str(dest), HOME=str(home), **{"SYSCONFIGDIR": "/etc/default", **variables})
     return subprocess.run(["sh", str(script), "--list"], env=env, capture_output=True, text=True, timeout=60,
                           check=False)
 
@@ -70,6 +78,21 @@ def test_the_test_bundle_holds_every_path_upstreams_script_reads(layout_bundle: 
     for path in FILES:
         assert (layout_bundle / path).is_file(), path
     assert sorted(p.name for p in (layout_bundle / "cni-plugins").iterdir())
+
+
+def test_files_upstream_copies_verbatim_hold_real_paths(layout_bundle: Path) -> None:
+    # Upstream's script renders nothing: every file it reads names upstream's default paths, no @VAR@.
+    for path in FILES:
+        data = (layout_bundle / path).read_bytes()
+        assert not any(f"@{var}@".encode() in data for var in INSTALL_PATH_VARIABLES), path
+    templates = sorted(p.relative_to(layout_bundle / TEMPLATES_DIR).as_posix()
+                       for p in (layout_bundle / TEMPLATES_DIR).rglob("*") if p.is_file())
+    assert templates == sorted(RENDERED)
+    for path in templates:
+        template = (layout_bundle / TEMPLATES_DIR / path).read_bytes()
+        assert b"@" in template and render_defaults(template) == (layout_bundle / path).read_bytes()
+    unit = (layout_bundle / "contrib/crio.service").read_text()
+    assert "ExecStart=/usr/local/bin/crio \\\n" in unit and "EnvironmentFile=-/etc/sysconfig/crio\n" in unit
 
 
 def test_upstream_shaped_install_installs_our_bundle(layout_bundle: Path, tmp_path: Path) -> None:
@@ -98,17 +121,21 @@ def test_a_bundle_without_an_upstream_path_stops_upstreams_install(layout_bundle
 
 def test_our_install_puts_every_upstream_path_where_upstreams_does(layout_bundle: Path, tmp_path: Path) -> None:
     ours, theirs = tmp_path / "ours", tmp_path / "theirs"
-    assert run_upstream(layout_bundle, theirs, tmp_path / "home").returncode == 0
+    assert run_upstream(layout_bundle, theirs, tmp_path / "home", SYSCONFIGDIR="/etc/sysconfig").returncode == 0
     os_release = tmp_path / "os-release"
-    os_release.write_text("ID=debian\n")
+    os_release.write_text("ID=fedora\n")
     result = run_install(layout_bundle / "install", env=install_env(os_release, DESTDIR=str(ours)))
     assert result.returncode == 0, result.stderr
     theirs_files = files_below(theirs)
     assert theirs_files <= files_below(ours)
+    variables = {**DEFAULTS, "SYSCONFIGDIR": "/etc/sysconfig"}
     for path in FILES:
-        installed = upstream_destination(path, DEFAULTS).lstrip("/")
-        if path not in RENDERED:
-            assert (ours / installed).read_bytes() == (theirs / installed).read_bytes(), path
+        installed = upstream_destination(path, variables).lstrip("/")
+        # Byte for byte what upstream's installs, rendered ones too (ours renders the template with the
+        # same defaults); but upstream's script writes DESTDIR into 10-crio.conf, so that one is compared
+        # with the bundle's.
+        want = layout_bundle / path if path == "etc/10-crio.conf" else theirs / installed
+        assert (ours / installed).read_bytes() == want.read_bytes(), path
     for name in LIBEXEC_CRIO_BINARIES:
         assert (ours / "usr/libexec/crio" / name).stat().st_mode & 0o777 == 0o755
         assert not (ours / "usr/local/bin" / name).exists()
@@ -180,3 +207,29 @@ def test_both_installers_refuse_a_bad_value(installer: str, name: str, value: st
     assert result.returncode == ExitCode.USAGE, result.stderr
     assert name in result.stderr
     assert snapshot(dest) == {}
+
+
+def test_upstream_defaults_name_every_path_variable() -> None:
+    assert tuple(UPSTREAM_DEFAULT_PATHS) == INSTALL_PATH_VARIABLES
+    assert {k: UPSTREAM_DEFAULT_PATHS[k] for k in DEFAULTS if k != "SYSCONFIGDIR"} == \
+        {k: v for k, v in DEFAULTS.items() if k != "SYSCONFIGDIR"}
+
+
+def test_a_changed_template_fails_verification(layout_bundle: Path, tmp_path: Path) -> None:
+    template = layout_bundle / TEMPLATES_DIR / "contrib/crio.service"
+    template.write_text(template.read_text().replace("@BINDIR@/crio", "/tmp/evil"))
+    dest = tmp_path / "dest"
+    result = run_install(layout_bundle / "install", env=install_env(None, DESTDIR=str(dest)))
+    assert result.returncode == ExitCode.VERIFICATION
+    assert "templates/contrib/crio.service does not match manifest.json" in result.stderr
+    assert not dest.exists() or snapshot(dest) == {}
+
+
+def test_a_template_the_manifest_does_not_list_is_refused(layout_bundle: Path, tmp_path: Path) -> None:
+    planted = layout_bundle / TEMPLATES_DIR / "etc/crictl.yaml"
+    planted.write_text("runtime-endpoint: unix:///tmp/evil.sock\n")
+    dest = tmp_path / "dest"
+    result = run_install(layout_bundle / "install", env=install_env(None, DESTDIR=str(dest)))
+    assert result.returncode == ExitCode.VERIFICATION
+    assert "templates/etc/crictl.yaml is not listed in manifest.json" in result.stderr
+    assert not dest.exists() or snapshot(dest) == {}

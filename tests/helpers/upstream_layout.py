@@ -60,6 +60,8 @@ def _component_toml(component: Component, arch: str, root: Path) -> str:
              f'mode = "{component.mode:04o}"']
     if component.provides:
         lines.append(f"provides = {json.dumps(list(component.provides))}")
+    if component.templates:
+        lines.append("templates = true")
     source = component.source_for(arch)
     if source.kind == "path":
         assert source.path is not None

@@ -50,7 +50,7 @@ from crio.manifest import build_revision_manifest, write_revision_manifest
 from crio.revision import Revision
 from crio.version import BuildInfo, version
 from crio_release.build.checks import check_conflicts, check_elf_machines, check_regular_files
-from crio_release.build.layout import check_provided
+from crio_release.build.layout import check_provided, with_templates
 from crio_release.build.pins import check_spec_pins
 from crio_release.build.repository import ReleaseRepository
 from crio_release.build.sbom import SbomInput, write_sbom
@@ -266,7 +266,10 @@ class _ArchBuilder:
     def build(self, arch: str, position: int) -> ArchBundle:
         staged: list[StagedFile] = list(self.extra)
         for component in self.spec.components:
-            staged.extend(self.fetcher.stage(component, arch))
+            files = self.fetcher.stage(component, arch)
+            if component.templates:
+                files = with_templates(files, self.fetcher.work_dir / f"rendered-{arch}" / component.name)
+            staged.extend(files)
         check_conflicts(staged)
         check_provided(staged, self.spec)
         check_regular_files(staged)

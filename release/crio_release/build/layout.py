@@ -16,9 +16,9 @@ build to the declaration).
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
-from crio.bundle_layout import UPSTREAM_INSTALL_READS, missing_upstream_paths
+from crio.bundle_layout import TEMPLATES_DIR, UPSTREAM_INSTALL_READS, missing_upstream_paths, render_defaults
 from crio.errors import CrioError, ExitCode
 from crio_release.build.sources import StagedFile
 from crio_release.build.spec import ALL_ARCHS, Component, Source, Spec
@@ -89,3 +89,23 @@ def check_provided(files: list[StagedFile], spec: Spec) -> None:
             if (component.name, path) not in staged:
                 raise CrioError(f"component {component.name} declares it provides cri-o/{path}, but its source "
                                 "did not yield that file", ExitCode.SPEC)
+
+
+def with_templates(files: list[StagedFile], work: Path) -> list[StagedFile]:
+    """A templates component's files: each naming @VAR@ paths is rendered with upstream's defaults at its dest
+    (upstream's install script copies it verbatim, so it must hold real paths) and kept as written under
+    templates/ (our install script renders that with the node's values). Files without one stay as they are.
+    """
+    out: list[StagedFile] = []
+    for staged in files:
+        data = staged.path.read_bytes()
+        rendered = render_defaults(data)
+        if rendered == data:
+            out.append(staged)
+            continue
+        target = work / staged.dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(rendered)
+        out.append(StagedFile(staged.dest, target, staged.mode, staged.component))
+        out.append(StagedFile(f"{TEMPLATES_DIR}/{staged.dest}", staged.path, staged.mode, staged.component))
+    return out

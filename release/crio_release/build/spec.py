@@ -26,6 +26,8 @@ Format (``schema = 1``)::
     mode = "0755"                   # octal string; for directory dests applied to every file
     provides = ["completions/bash/crio"]  # optional: files below cri-o/ the source yields that the
                                     # spec cannot name otherwise (a directory member); checked when built
+    templates = true                # optional: files naming paths as @VAR@ ship rendered with upstream's
+                                    # defaults at dest and as written under templates/ (layout.py)
 
     [component.source.amd64]        # one table per architecture (amd64, arm64, ppc64le, s390x) ...
     [component.source.all]          # ... or one `all` table for architecture-independent files
@@ -69,7 +71,7 @@ RESERVED_PATHS: tuple[str, ...] = (BUNDLE_INSTALL_SCRIPT, "Makefile", "README.md
 RESERVED_NAME = "bundle"
 
 _TOP_KEYS = {"schema", "production", "upstream_layout", "upstream_gaps", "nix", "component"}
-_COMPONENT_KEYS = {"name", "version", "license", "homepage", "dest", "mode", "source", "provides"}
+_COMPONENT_KEYS = {"name", "version", "license", "homepage", "dest", "mode", "source", "provides", "templates"}
 _SOURCE_KEYS = {"url", "sha256", "member", "members", "path", "build", "nix"}
 _KINDS = ("url", "path", "build", "nix")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -124,6 +126,7 @@ class Component:
     sources: dict[str, Source]
     homepage: str | None = None
     provides: tuple[str, ...] = ()
+    templates: bool = False
 
     def source_for(self, arch: str) -> Source:
         """This component's source for `arch`, or a MISSING_COMPONENT error naming it."""
@@ -274,7 +277,10 @@ def _parse_component(entry: Any, index: int, spec_path: Path) -> Component:
         raise _fail("mix of member and members across architectures; use one form", where)
     assert version is not None and license_expr is not None
     provides = _provides(entry.get("provides", []), dest, where)
-    return Component(name, version, license_expr, dest, mode, sources, homepage, provides)
+    templates = entry.get("templates", False)
+    if not isinstance(templates, bool):
+        raise _fail(f"templates must be true or false, got {templates!r}", where)
+    return Component(name, version, license_expr, dest, mode, sources, homepage, provides, templates)
 
 
 def _provides(value: Any, dest: str, where: str) -> tuple[str, ...]:
