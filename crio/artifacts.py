@@ -350,8 +350,8 @@ INSTALL_PREVIOUS_DIR = "previous"
 #: may be named as @VAR@ in a bundle file and is rendered with its real value.
 #: scripts/get and crio-get pass them through and print them in a dry run.
 INSTALL_PATH_VARIABLES: tuple[str, ...] = (
-    "PREFIX", "ETCDIR", "LIBEXECDIR", "CONTAINERS_DIR", "CONTAINERS_REGISTRIES_CONFD_DIR", "CNIDIR", "BINDIR",
-    "MANDIR", "OCIDIR", "BASHINSTALLDIR", "FISHINSTALLDIR", "ZSHINSTALLDIR", "OPT_CNI_BIN_DIR", "SYSTEMDDIR",
+    "PREFIX", "ETCDIR", "LIBEXECDIR", "LIBEXEC_CRIO_DIR", "ETC_CRIO_DIR", "CONTAINERS_DIR",
+    "CONTAINERS_REGISTRIES_CONFD_DIR", "CNIDIR", "BINDIR", "MANDIR", "OCIDIR", "BASHINSTALLDIR", "FISHINSTALLDIR", "ZSHINSTALLDIR", "OPT_CNI_BIN_DIR", "SYSTEMDDIR",
     "SYSCONFIGDIR", "STATEDIR",
 )
 #: Everything an installer passes to the install script: DESTDIR (never rendered) and the path variables.

@@ -19,7 +19,8 @@ STATE = INSTALL_STATE_DIR.lstrip("/")
 def preexisting(destdir: Path) -> None:
     """What an admin had before: an unrelated file in a shared dir, an empty dir, a different policy.json."""
     (destdir / "etc/containers").mkdir(parents=True)
-    (destdir / "etc/containers/policy.json").write_text('{"default": [{"type": "reject"}]}\n')
+    (destdir / "etc/crio").mkdir(parents=True)
+    (destdir / "etc/crio/policy.json").write_text('{"default": [{"type": "reject"}]}\n')
     (destdir / "etc/hostname").write_text("node1\n")
     (destdir / "usr/local/bin").mkdir(parents=True)
     (destdir / "usr/local/bin/other-tool").write_text("#!/bin/sh\n")
@@ -30,8 +31,8 @@ def test_uninstall_restores_the_destdir_exactly(bundle: Path, destdir: Path, env
     before = snapshot(destdir)
     assert run_install(bundle / "install", env=env).returncode == 0
     # The admin's policy.json was not ours: the new one went beside it.
-    assert (destdir / "etc/containers/policy.json").read_text() == '{"default": [{"type": "reject"}]}\n'
-    assert (destdir / "etc/containers/policy.json.crio-new").is_file()
+    assert (destdir / "etc/crio/policy.json").read_text() == '{"default": [{"type": "reject"}]}\n'
+    assert (destdir / "etc/crio/policy.json.crio-new").is_file()
     result = run_install(destdir / STATE / "install", "--uninstall", env=env)
     assert result.returncode == 0, result.stderr
     assert snapshot(destdir) == before
@@ -61,7 +62,7 @@ def test_changed_config_survives_reinstall_and_uninstall(bundle: Path, destdir: 
     assert f"left {changed}: changed since it was installed" in out.stdout
     assert changed.read_text() == mine
     after = snapshot(destdir)
-    kept = {"etc/crio", "etc/crio/crio.conf.d", "etc/crio/crio.conf.d/10-crio.conf"}
+    kept = {"etc/crio/crio.conf.d", "etc/crio/crio.conf.d/10-crio.conf"}  # etc/crio was the admin's
     assert {p: v for p, v in after.items() if p not in kept} == before
     assert set(after) - set(before) == kept
 

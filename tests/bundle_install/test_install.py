@@ -23,9 +23,9 @@ STATE = INSTALL_STATE_DIR.lstrip("/")
 EXPECTED_FILES = {
     "usr/local/bin/crio-status": (0o755, "bin/crio-status"),
     "usr/local/lib/systemd/system/crio.service": (0o644, "contrib/crio.service"),
-    "etc/containers/policy.json": (0o644, "contrib/policy.json"),
-    "etc/containers/registries.conf.d/crio.conf": (0o644, "contrib/registries.conf"),
-    "etc/cni/net.d/10-crio-bridge.conflist": (0o644, "contrib/10-crio-bridge.conflist"),
+    "etc/crio/policy.json": (0o644, "contrib/policy.json"),
+    "etc/containers/registries.conf.d/registries.conf": (0o644, "contrib/registries.conf"),
+    "etc/cni/net.d/10-crio-bridge.conflist.disabled": (0o644, "contrib/10-crio-bridge.conflist.disabled"),
     "etc/crio/crio.conf.d/10-crio.conf": (0o644, "etc/10-crio.conf"),
     "etc/crictl.yaml": (0o644, "etc/crictl.yaml"),
     "etc/default/crio": (0o644, "etc/crio"),
@@ -61,7 +61,7 @@ def test_installs_the_expected_tree_with_modes(bundle: Path, destdir: Path, env:
     assert {p: (kind, mode) for p, (kind, mode, _h) in snap.items()} == want
     # Files copied verbatim are byte-identical to the bundle's.
     for dest in ("usr/local/bin/crio-status", "usr/local/share/man/man8/crio-status.8", f"{STATE}/install",
-                 "usr/local/share/zsh/site-functions/_crio-status", "etc/containers/policy.json"):
+                 "usr/local/share/zsh/site-functions/_crio-status", "etc/crio/policy.json"):
         assert (destdir / dest).read_bytes() == (bundle / EXPECTED_FILES[dest][1]).read_bytes()
     assert "installed " in result.stdout
     # The installed crio-status (the builder's zipapp) runs from its new place.
@@ -102,9 +102,9 @@ def test_no_destdir_in_any_installed_file_and_real_paths_rendered(bundle: Path, 
     assert "ExecStart=/opt/crio&x/bin/crio \\\n" in unit
     assert "EnvironmentFile=-/etc/sysconfig/crio\n" in unit
     conf = (destdir / "etc/crio/crio.conf.d/10-crio.conf").read_text()
-    assert 'runtime_path = "/opt/crio&x/bin/crun"' in conf
+    assert 'runtime_path = "/usr/libexec/crio/crun"' in conf
     assert 'plugin_dirs = ["/opt/cni/bin"]' in conf
-    assert 'signature_policy = "/etc/containers/policy.json"' in conf
+    assert 'signature_policy = "/etc/crio/policy.json"' in conf
     assert (destdir / "opt/crio&x/bin/crio-status").exists()
 
 
@@ -132,8 +132,8 @@ def test_every_path_variable_is_honoured(tmp_path: Path, os_release: Path) -> No
     assert result.returncode == 0, result.stderr
     files = {p for p, (kind, _m, _h) in snapshot(destdir).items() if kind == "file"}
     assert files == {
-        "B/crio-status", "OPT/bridge", "LX/crio/helper", "SD/crio.service", "CT/policy.json", "RD/crio.conf",
-        "CNI/10-crio-bridge.conflist", "E/crio/crio.conf.d/10-crio.conf", "E/crictl.yaml", "SC/crio",
+        "B/crio-status", "OPT/bridge", "LX/crio/helper", "SD/crio.service", "E/crio/policy.json",
+        "RD/registries.conf", "CNI/10-crio-bridge.conflist.disabled", "E/crio/crio.conf.d/10-crio.conf", "E/crictl.yaml", "SC/crio",
         "OCI/crio-umount.conf", "M/man8/crio-status.8", "BA/crio-status", "FI/crio-status.fish",
         "ZS/_crio-status", "ST/record.tsv", "ST/install",
     }
@@ -152,7 +152,7 @@ def test_extra_files_are_installed_by_the_same_rules(tmp_path: Path, os_release:
     result = run_install(bundle / "install", env=install_env(os_release, DESTDIR=str(destdir)))
     assert result.returncode == 0, result.stderr
     snap = snapshot(destdir)
-    assert snap["usr/local/bin/crun"][:2] == ("file", 0o755)
+    assert snap["usr/libexec/crio/crun"][:2] == ("file", 0o755)
     assert snap["opt/cni/bin/loopback"][:2] == ("file", 0o755)
     assert snap["usr/local/share/man/man5/crio.conf.5"][:2] == ("file", 0o644)
     assert snap["etc/crio/crio.conf.d/20-extra.conf"][:2] == ("file", 0o644)
@@ -238,7 +238,7 @@ def test_shipped_files_are_the_documented_set() -> None:
     names = sorted(p.relative_to(BUNDLE_FILES).as_posix() for p in BUNDLE_FILES.rglob("*") if p.is_file())
     assert names == sorted([
         "install", "Makefile", "README.md", "contrib/crio.service", "contrib/policy.json",
-        "contrib/registries.conf", "contrib/10-crio-bridge.conflist", "etc/10-crio.conf", "etc/crictl.yaml",
+        "contrib/registries.conf", "contrib/10-crio-bridge.conflist.disabled", "etc/10-crio.conf", "etc/crictl.yaml",
         "etc/crio-umount.conf", "etc/crio", "man/crio-status.8", "completions/bash/crio-status",
         "completions/fish/crio-status.fish", "completions/zsh/_crio-status",
     ])

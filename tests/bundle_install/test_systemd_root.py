@@ -78,7 +78,7 @@ def test_daemon_reload_on_changed_unit_and_stop_disable_on_uninstall(chroot: Pat
     # Same unit again: no reload. A changed unit: reload.
     assert in_chroot(chroot, "bash", "/bundle/install").returncode == 0
     assert calls(chroot) == ["daemon-reload"]
-    unit = chroot / "bundle/contrib/crio.service"
+    unit = chroot / "bundle/templates/contrib/crio.service"   # what the install script renders
     unit.write_text(unit.read_text().replace("RestartSec=10", "RestartSec=5"))
     write_manifest(chroot / "bundle")
     assert in_chroot(chroot, "bash", "/bundle/install").returncode == 0

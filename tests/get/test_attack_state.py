@@ -454,7 +454,8 @@ def exec_start(unit: str) -> list[str]:
 def test_accepted_special_characters_render_to_files_that_parse(installer: str, published, tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     prefix, sysconfig = "/opt/c+r,i:o=~&-x_1.2", "/etc/sys=conf~ig"
-    env = {"PREFIX": prefix, "SYSCONFIGDIR": sysconfig, "OPT_CNI_BIN_DIR": "/opt/cni:bin,1"}
+    env = {"PREFIX": prefix, "SYSCONFIGDIR": sysconfig, "OPT_CNI_BIN_DIR": "/opt/cni:bin,1",
+           "LIBEXEC_CRIO_DIR": "/usr/lib=exec/c+r,io"}
     args = ["-a", "amd64", "-u", published.plain.as_uri(), "-t", TAG]
     result = run_get(installer, args, destdir=dest, tmpdir=tmp_path / "tmp", env=env)
     assert result.returncode == 0, result.stderr
@@ -464,7 +465,7 @@ def test_accepted_special_characters_render_to_files_that_parse(installer: str, 
                                     "$CRIO_NETWORK_OPTIONS", "$CRIO_METRICS_OPTIONS"]
     assert f"EnvironmentFile=-{sysconfig}/crio\n" in unit
     conf = tomllib.loads((dest / "etc/crio/crio.conf.d/10-crio.conf").read_text())
-    assert conf["crio"]["runtime"]["runtimes"]["crun"]["runtime_path"] == f"{prefix}/bin/crun"
+    assert conf["crio"]["runtime"]["runtimes"]["crun"]["runtime_path"] == "/usr/lib=exec/c+r,io/crun"
     assert conf["crio"]["network"]["plugin_dirs"] == ["/opt/cni:bin,1"]
     assert (dest / "etc/sys=conf~ig/crio").is_file()
     removed = run_get(installer, ["-U"], destdir=dest, tmpdir=tmp_path / "tmp", env=env)

@@ -320,6 +320,9 @@ PATH_VARIABLE_CASES = [
     ("DESTDIR", ""), ("DESTDIR", "/"), ("DESTDIR", "/tmp/dest dir & co"), ("DESTDIR", "/tmp/x/../y"),
     ("DESTDIR", "/tmp//x"), ("DESTDIR", "/tmp/x/"), ("DESTDIR", "tmp/x"), ("DESTDIR", "/tmp/a\nb"),
     ("DESTDIR", "/tmp/%$\"'"),
+    ("LIBEXEC_CRIO_DIR", "/usr/libexec/crio"), ("LIBEXEC_CRIO_DIR", "/usr/libexec/crio/"),
+    ("LIBEXEC_CRIO_DIR", "/usr/lib exec"), ("ETC_CRIO_DIR", "/etc/crio"), ("ETC_CRIO_DIR", "etc/crio"),
+    ("ETC_CRIO_DIR", "/etc/../crio"), ("ETC_CRIO_DIR", "/etc/cr@io@"),
 ]
 
 
@@ -327,7 +330,7 @@ def check_path_variables(get_script: Path, install_script: Path) -> None:
     """Both scripts accept and refuse path variables as crio.paths.check_path_variable does."""
     calls = [["check_path_variable", name, value] for name, value in PATH_VARIABLE_CASES]
     expected = [python_outcome(check_path_variable, name, value) for name, value in PATH_VARIABLE_CASES]
-    assert [code for code, _ in expected].count(0) == 11, "table is wrong"
+    assert [code for code, _ in expected].count(0) == 13, "table is wrong"
     for script in (get_script, install_script):
         compare_outcomes(calls, expected, script)
 
@@ -535,6 +538,8 @@ MUTATIONS = [
     ("install", "  8 a required tool is missing", "  8 missing tool", "exit_codes"),
     ("get", "  ${EXIT_RESOLUTION} resolution (", "  ${EXIT_RESOLUTION} resolution failed (", "exit_codes"),
     ("install", "SYSCONFIGDIR STATEDIR)", "STATEDIR SYSCONFIGDIR)", "variables"),
+    ("install", "LIBEXECDIR LIBEXEC_CRIO_DIR ETC_CRIO_DIR CONTAINERS_DIR", "LIBEXECDIR CONTAINERS_DIR", "variables"),
+    ("get", "LIBEXEC_CRIO_DIR ETC_CRIO_DIR CONTAINERS_DIR", "LIBEXEC_CRIO_DIR CONTAINERS_DIR", "variables"),
     ("get", "readonly SHA256_TOOLS=(sha256sum shasum openssl)", "readonly SHA256_TOOLS=(shasum sha256sum openssl)",
      "variables"),
     ("get", 'arch_text="${middle%%.*}"', 'arch_text="${middle%.*}"', "tarball_names"),

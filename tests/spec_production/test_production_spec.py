@@ -295,11 +295,19 @@ MUTATIONS = {
 }
 
 
+def copy_path(tmp_path: Path) -> Path:
+    """Where a copy of the spec goes: beside a link to the real files/, so its relative path sources resolve
+    (the upstream-layout rule reads which files they hold)."""
+    (tmp_path / "files").symlink_to(PRODUCTION_SPEC.parent.parent / "files")
+    (tmp_path / "specs").mkdir()
+    return tmp_path / "specs" / "production.toml"
+
+
 def _mutated(tmp_path: Path, mutation: str) -> Path:
     edit, _expected = MUTATIONS[mutation]
     mutated = edit(TEXT)
     assert mutated != TEXT
-    path = tmp_path / "production.toml"
+    path = copy_path(tmp_path)
     path.write_text(mutated, encoding="utf-8")
     return path
 
@@ -354,8 +362,11 @@ def test_a_nix_source_outside_crio_and_pinns_must_name_its_own_architecture(tmp_
     extra = ('[[component]]\nname = "conmon-rs"\nversion = "0.8.0"\nlicense = "Apache-2.0"\n'
              'dest = "bin/conmonrs"\nmode = "0755"\n[component.source.amd64]\nnix = "arm64"\nmember = "bin/conmonrs"\n'
              '[component.source.arm64]\nnix = "arm64"\nmember = "bin/conmonrs"\n')
-    path = tmp_path / "production.toml"
-    path.write_text(TEXT + "\n" + extra, encoding="utf-8")
+    path = copy_path(tmp_path)
+    # The added component fills the spec's only upstream gap, which would then be stale.
+    no_gap = re.sub(r'\n\[upstream_gaps\]\n"bin/conmonrs" = "[^"\n]+"\n', "\n", TEXT)
+    assert no_gap != TEXT
+    path.write_text(no_gap + "\n" + extra, encoding="utf-8")
     assert production_problems(load_spec(path)) == [
         "component conmon-rs source.amd64 takes nix attribute 'arm64'; it must be 'amd64'"]
 
@@ -372,6 +383,6 @@ def test_unparsable_copy_is_one_line_with_the_position(tmp_path: Path) -> None:
 def test_unmutated_copy_round_trips(tmp_path: Path) -> None:
     # The mutation harness itself: the untouched text written to a temporary
     # file is accepted, so each rejection above is due to its one edit.
-    path = tmp_path / "production.toml"
+    path = copy_path(tmp_path)
     path.write_text(TEXT, encoding="utf-8")
     assert production_problems(load_spec(path)) == []

@@ -50,6 +50,7 @@ from crio.manifest import build_revision_manifest, write_revision_manifest
 from crio.revision import Revision
 from crio.version import BuildInfo, version
 from crio_release.build.checks import check_conflicts, check_elf_machines, check_regular_files
+from crio_release.build.layout import check_provided, with_templates
 from crio_release.build.pins import check_spec_pins
 from crio_release.build.repository import ReleaseRepository
 from crio_release.build.sbom import SbomInput, write_sbom
@@ -265,8 +266,12 @@ class _ArchBuilder:
     def build(self, arch: str, position: int) -> ArchBundle:
         staged: list[StagedFile] = list(self.extra)
         for component in self.spec.components:
-            staged.extend(self.fetcher.stage(component, arch))
+            files = self.fetcher.stage(component, arch)
+            if component.templates:
+                files = with_templates(files, self.fetcher.work_dir / f"rendered-{arch}" / component.name)
+            staged.extend(files)
         check_conflicts(staged)
+        check_provided(staged, self.spec)
         check_regular_files(staged)
         check_elf_machines(staged, arch)
         staged.sort(key=lambda s: sort_key(s.dest))

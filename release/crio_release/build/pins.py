@@ -30,6 +30,7 @@ from typing import Any
 from crio.arch import ALIASES, DEFAULT_BUILD_ARCHITECTURES
 from crio.errors import CrioError, ExitCode
 from crio.revision import Version, parse_revision
+from crio_release.build.layout import upstream_layout_problems
 from crio_release.build.spec import Component, Source, Spec, load_spec
 
 #: The production spec shipped with the toolkit.
@@ -116,6 +117,8 @@ def _is_version(text: str) -> bool:
 def check_spec_pins(spec: Spec) -> None:
     """Raise CrioError(SPEC) listing every pin problem of the tiers `spec` asks for; quiet when none."""
     problems = production_problems(spec) if spec.production else nix_pin_problems(spec)
+    if spec.upstream_layout and not spec.production:
+        problems += upstream_layout_problems(spec)
     if problems:
         raise CrioError(f"spec {spec.path}: " + "; ".join(problems), ExitCode.SPEC)
 
@@ -293,6 +296,7 @@ def production_problems(spec: Spec) -> list[str]:
         _check_sources(component, label, digests, problems)
     names = {c.name for c in spec.components}
     problems += [f"required component {name} is missing" for name in REQUIRED_COMPONENTS if name not in names]
+    problems += upstream_layout_problems(spec)   # a production bundle must install with upstream's script too
     return list(dict.fromkeys(problems))  # the nix and production checks may say the same thing once each
 
 

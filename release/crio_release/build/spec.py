@@ -10,6 +10,10 @@ Format (``schema = 1``)::
     schema = 1
     production = true               # optional; this spec ships to users: `crio-release bundle`
                                     # applies every production rule of pins.py before fetching
+    upstream_layout = true          # optional (implied by production): the bundle must hold every
+                                    # path upstream's install script reads (layout.py)
+    [upstream_gaps]                 # optional: such paths this spec knowingly lacks, each with why
+    "bin/conmonrs" = "no pinnable download address yet"
     [nix]                           # optional; pins for nix (must be a table), checked by pins.py
 
     [[component]]
@@ -20,6 +24,10 @@ Format (``schema = 1``)::
     dest = "bin/crun"               # path below the bundle's top dir `cri-o/`; a directory when the
                                     # source yields several files (a directory or `members`)
     mode = "0755"                   # octal string; for directory dests applied to every file
+    provides = ["completions/bash/crio"]  # optional: files below cri-o/ the source yields that the
+                                    # spec cannot name otherwise (a directory member); checked when built
+    templates = true                # optional: files naming paths as @VAR@ ship rendered with upstream's
+                                    # defaults at dest and as written under templates/ (layout.py)
 
     [component.source.amd64]        # one table per architecture (amd64, arm64, ppc64le, s390x) ...
     [component.source.all]          # ... or one `all` table for architecture-independent files
@@ -62,8 +70,8 @@ RESERVED_PATHS: tuple[str, ...] = (BUNDLE_INSTALL_SCRIPT, "Makefile", "README.md
 #: The owner of those files in the bundle's manifest and SBOM; no component may take the name.
 RESERVED_NAME = "bundle"
 
-_TOP_KEYS = {"schema", "production", "nix", "component"}
-_COMPONENT_KEYS = {"name", "version", "license", "homepage", "dest", "mode", "source"}
+_TOP_KEYS = {"schema", "production", "upstream_layout", "upstream_gaps", "nix", "component"}
+_COMPONENT_KEYS = {"name", "version", "license", "homepage", "dest", "mode", "source", "provides", "templates"}
 _SOURCE_KEYS = {"url", "sha256", "member", "members", "path", "build", "nix"}
 _KINDS = ("url", "path", "build", "nix")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -117,6 +125,8 @@ class Component:
     mode: int
     sources: dict[str, Source]
     homepage: str | None = None
+    provides: tuple[str, ...] = ()
+    templates: bool = False
 
     def source_for(self, arch: str) -> Source:
         """This component's source for `arch`, or a MISSING_COMPONENT error naming it."""
@@ -140,6 +150,8 @@ class Spec:
     components: tuple[Component, ...]
     nix: dict[str, Any] | None = None
     production: bool = False
+    upstream_layout: bool = False
+    upstream_gaps: tuple[tuple[str, str], ...] = ()   # (bundle path, why it is missing)
 
     def component(self, name: str) -> Component | None:
         return next((c for c in self.components if c.name == name), None)
@@ -186,6 +198,10 @@ def parse_spec(data: dict[str, Any], path: Path) -> Spec:
     production = data.get("production", False)
     if not isinstance(production, bool):
         raise _fail(f"production must be true or false, got {production!r}", where)
+    upstream_layout = data.get("upstream_layout", production)
+    if not isinstance(upstream_layout, bool):
+        raise _fail(f"upstream_layout must be true or false, got {upstream_layout!r}", where)
+    gaps = _upstream_gaps(data.get("upstream_gaps", {}), where)
     entries = data.get("component")
     if not isinstance(entries, list) or not entries:
         raise _fail("no [[component]] entries", where)
@@ -198,7 +214,17 @@ def parse_spec(data: dict[str, Any], path: Path) -> Spec:
         seen.add(component.name)
         components.append(component)
     return Spec(path=path, components=tuple(components), nix=None if nix is None else dict(nix),
-                production=production)
+                production=production, upstream_layout=upstream_layout or production, upstream_gaps=gaps)
+
+
+def _upstream_gaps(table: Any, where: str) -> tuple[tuple[str, str], ...]:
+    """[upstream_gaps]: bundle path -> a non-empty reason (which paths may be named: layout.py decides)."""
+    if not isinstance(table, dict):
+        raise _fail("[upstream_gaps] must be a table of \"bundle/path\" = \"why it is missing\"", where)
+    for path, why in table.items():
+        if not isinstance(why, str) or not why.strip():
+            raise _fail(f"upstream_gaps.{path!r} must give the reason as a non-empty string", where)
+    return tuple(sorted(table.items()))
 
 
 def _string(entry: dict[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
@@ -250,7 +276,22 @@ def _parse_component(entry: Any, index: int, spec_path: Path) -> Component:
     if multi and any(s.single_member for s in sources.values()):
         raise _fail("mix of member and members across architectures; use one form", where)
     assert version is not None and license_expr is not None
-    return Component(name, version, license_expr, dest, mode, sources, homepage)
+    provides = _provides(entry.get("provides", []), dest, where)
+    templates = entry.get("templates", False)
+    if not isinstance(templates, bool):
+        raise _fail(f"templates must be true or false, got {templates!r}", where)
+    return Component(name, version, license_expr, dest, mode, sources, homepage, provides, templates)
+
+
+def _provides(value: Any, dest: str, where: str) -> tuple[str, ...]:
+    """`provides`: bundle paths (checked like dests) the component's sources yield below its dest."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _fail("provides must be a list of paths below cri-o/ such as \"completions/bash/crio\"", where)
+    for item in value:
+        _check_dest(item, where)
+        if not item.startswith(dest + "/"):
+            raise _fail(f"provides {item!r} is not below the component's dest {dest}/", where)
+    return tuple(value)
 
 
 def _check_license(expression: str, where: str) -> None:
