@@ -90,7 +90,14 @@ def install(installer: str, bucket: Path, revision: str, dest: Path, tmp: Path,
 
 
 def without_lock(tree: dict[str, tuple[str, int, bytes]]) -> dict[str, tuple[str, int, bytes]]:
-    return {k: v for k, v in tree.items() if k != f"{STATE}/lock"}
+    """The tree without the lock file, and the record without its install time (two runs differ in it)."""
+    out = {k: v for k, v in tree.items() if k != f"{STATE}/lock"}
+    record = f"{STATE}/{INSTALL_RECORD}"
+    if record in out:
+        kind, mode, data = out[record]
+        lines = [line for line in data.split(b"\n") if not line.startswith(b"#install-time\t")]
+        out[record] = (kind, mode, b"\n".join(lines))
+    return out
 
 
 def recover(installer: str, dest: Path, tmp: Path) -> None:
