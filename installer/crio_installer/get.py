@@ -145,7 +145,7 @@ def make_plan(request: Request, fetcher: Fetcher) -> resolve.Plan:
     """Check the request against the host, then decide the revision (reading its marker) and the URLs."""
     options = request.options
     if options.file and (options.bucket or options.url or options.request):
-        raise CrioError("-f installs a local tarball: it excludes -b, -u and -t", ExitCode.USAGE)
+        raise CrioError("-f installs a local tarball: it excludes -b, -m and -t", ExitCode.USAGE)
     arch = _host_or_given_arch(options.arch)
     if options.file is not None:
         arch, revision = _local_name(options.file, arch if options.arch else None)

@@ -40,9 +40,9 @@ class Plan:
 
 
 def base_url_for(bucket: str | None, url: str | None) -> str:
-    """The mirror URL (-u) as given, or the public URL of the bucket (-b, default cri-o)."""
+    """The mirror URL (-m) as given, or the public URL of the bucket (-b, default cri-o)."""
     if bucket and url:
-        raise CrioError("-b and -u exclude each other", ExitCode.USAGE)
+        raise CrioError("-b and -m exclude each other", ExitCode.USAGE)
     if url:
         if not url.startswith(("http://", "https://", "file://")):
             raise CrioError(f"invalid URL '{redact_url(url)}': expected http://, https:// or file://",

@@ -165,9 +165,9 @@ def mirror(world: World, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
 
 def get(installer: str, mirror: Mirror | None, tmp_path: Path, *args: str,
         key: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """One run into tmp_path/dest from the mirror (None: no -u); TMPDIR must be left empty."""
+    """One run into tmp_path/dest from the mirror (None: no -m); TMPDIR must be left empty."""
     tmp = tmp_path / "tmp"
-    argv = ["-a", "amd64", *(["-u", mirror.server.url] if mirror else []), *args, *(["-k", str(key)] if key else [])]
+    argv = ["-a", "amd64", *(["-m", mirror.server.url] if mirror else []), *args, *(["-k", str(key)] if key else [])]
     result = run_get(installer, argv, destdir=tmp_path / "dest", tmpdir=tmp)
     assert list(tmp.iterdir()) == [], f"stray files in TMPDIR: {list(tmp.iterdir())}"
     return result

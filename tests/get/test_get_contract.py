@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
+import click
 from crio_installer import journal
 from crio_installer.binding import installed_state_at
 from helpers.bundle_install import BUNDLE_FILES
@@ -149,6 +151,48 @@ def test_help_lists_every_installer_exit_code() -> None:
 def test_shellcheck_clean() -> None:
     proc = subprocess.run(["shellcheck", "-x", str(GET_SCRIPT)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout
+
+
+def bash_options(get_script: Path) -> dict[str, bool]:
+    """Every spelling scripts/get's parse_options accepts -> whether it takes a value (read from its case labels)."""
+    text = get_script.read_text()
+    body = text.split("\nparse_options() {\n", 1)[1].split("\n}\n", 1)[0]
+    options: dict[str, bool] = {}
+    for labels, action in re.findall(r"^ {12}(-[^)*]*)\) (.*)$", body, re.MULTILINE):
+        for spelling in labels.split(" | "):
+            if spelling != "--":
+                options[spelling] = "need_value" in action
+    return options
+
+
+def python_options() -> dict[str, bool]:
+    """Every spelling crio-get's click command accepts -> whether it takes a value."""
+    from crio_installer.cli import get_command
+
+    options = {"-h": False, "--help": False}
+    for param in get_command.params:
+        assert isinstance(param, click.Option)
+        for spelling in (*param.opts, *param.secondary_opts):
+            options[spelling] = not param.is_flag
+    return options
+
+
+def check_options(get_script: Path) -> None:
+    """Both installers accept the same spellings (upstream's -a -t -b -h -u among them) and list them in -h."""
+    bash, python = bash_options(get_script), python_options()
+    assert bash == python, f"options differ: bash only {sorted(set(bash.items()) - set(python.items()))}, " \
+        f"python only {sorted(set(python.items()) - set(bash.items()))}"
+    assert {k: bash[k] for k in ("-a", "-t", "-b", "-h", "-u", "-m")} == \
+        {"-a": True, "-t": True, "-b": True, "-h": False, "-u": False, "-m": True}, "upstream's meaning changed"
+    helps = [subprocess.run(command, capture_output=True, text=True, check=True).stdout
+             for command in (["bash", str(get_script), "-h"], [str(CRIO_GET), "--help"])]
+    for help_text in helps:
+        missing = [s for s in bash if not re.search(rf"(^|[\s,(]){re.escape(s)}(?![\w-])", help_text)]
+        assert not missing, f"help does not list {missing}"
+
+
+def test_both_installers_take_the_same_options() -> None:
+    check_options(GET_SCRIPT)
 
 
 def test_last_line_runs_main() -> None:
@@ -559,6 +603,9 @@ MUTATIONS = [
     ("get", '[[ "$index" =~ ^[1-9][0-9]{0,8}$ ]]', '[[ "$index" =~ ^[0-9.\\/]+$ ]]', "journals"),
     ("get", 'if [ "$parent" != "$root" ] && [ "$root" != / ]; then', 'if false; then', "journals"),
     ("get", "    [ \"$replay\" = yes ] || return 0\n    if txn_lines", "    if txn_lines", "journals"),
+    ("get", "-m | --mirror | --url) need_value", "-m | --mirror) need_value", "options"),
+    ("get", "-u | -U | --uninstall) DO_UNINSTALL", "-U | --uninstall) DO_UNINSTALL", "options"),
+    ("get", "  -m, --mirror URL       base URL", "  -m URL                 base URL", "options"),
 ]
 
 
@@ -573,6 +620,7 @@ def test_a_changed_copy_fails_the_contract(tmp_path: Path) -> None:
         "file_urls": lambda get, _install: check_file_urls(get),
         "path_variables": lambda get, install: check_path_variables(get, install),
         "journals": lambda get, _install: check_journals(get, tmp_path / f"j{len(list(tmp_path.iterdir()))}"),
+        "options": lambda get, _install: check_options(get),
     }
     for check in checks.values():
         check(GET_SCRIPT, INSTALL_SCRIPT)           # the originals pass ...

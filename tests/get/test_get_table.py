@@ -69,7 +69,7 @@ class Case:
 
 
 def url(*extra: str) -> Callable[[Ctx], list[str]]:
-    return lambda c: ["-a", "amd64", "-u", c.base, *extra]
+    return lambda c: ["-a", "amd64", "-m", c.base, *extra]
 
 
 def write(path: str, text: str | bytes) -> Callable[[Ctx], None]:
@@ -163,7 +163,7 @@ CASES: list[Case] = [
          setup=write("latest-1.21.txt", "v1.22.0\n")),
     Case("marker-without-tarball", url(), ExitCode.RESOLUTION, False, setup=write("latest-main.txt", "f" * 40 + "\n")),
     Case("missing-marker", url("-t", "v1.30"), ExitCode.RESOLUTION, False),
-    Case("arch-not-published", lambda c: ["-a", "s390x", "-u", c.base, "-t", TAG], ExitCode.RESOLUTION, False),
+    Case("arch-not-published", lambda c: ["-a", "s390x", "-m", c.base, "-t", TAG], ExitCode.RESOLUTION, False),
     Case("wrong-checksum", url("-t", TAG), ExitCode.VERIFICATION, False,
          setup=write(object_path(checksum_name("amd64", TAG)), "0" * 64 + "  " + tarball_name("amd64", TAG) + "\n")),
     Case("checksum-names-other-file", url("-t", TAG), ExitCode.VERIFICATION, False,
@@ -187,9 +187,9 @@ CASES: list[Case] = [
     Case("help", lambda c: ["-h"], 0, False),
     Case("bad-revision", url("-t", "1.2.3.4"), ExitCode.USAGE, False),
     Case("short-sha", url("-t", "0123abc"), ExitCode.USAGE, False),
-    Case("bad-arch", lambda c: ["-a", "sparc64", "-u", c.base], ExitCode.UNSUPPORTED_ARCH, False),
+    Case("bad-arch", lambda c: ["-a", "sparc64", "-m", c.base], ExitCode.UNSUPPORTED_ARCH, False),
     Case("bad-bucket", lambda c: ["-a", "amd64", "-b", "Not_A_Bucket!"], ExitCode.USAGE, False, http=False),
-    Case("bucket-and-url", lambda c: ["-b", "cri-o", "-u", c.base], ExitCode.USAGE, False),
+    Case("bucket-and-url", lambda c: ["-b", "cri-o", "-m", c.base], ExitCode.USAGE, False),
     Case("unknown-option", lambda c: ["--frobnicate"], ExitCode.USAGE, False),
     Case("relative-destdir", url("-t", TAG), ExitCode.USAGE, False, env=lambda c: {"DESTDIR": "relative/dir"}),
     Case("bad-timeout", url("-t", TAG), ExitCode.USAGE, False, env=lambda c: {"CRIO_GET_TIMEOUT": "soon"}),
