@@ -30,8 +30,9 @@ EXIT_CODES = exit_code_help(INSTALLER_CODES)
 )
 @click.option("-a", "--arch", help="architecture (default: from uname -m)")
 @click.option("-t", "--tag", "--revision", "request",
-              help="tag (v1.21.0) or full commit SHA; vMAJOR.MINOR reads latest-MAJOR.MINOR.txt "
-              "(default: latest-main.txt)")
+              help="tag (v1.21.0) or full commit SHA; vMAJOR.MINOR reads latest-MAJOR.MINOR.txt; "
+              "release-MAJOR.MINOR reads latest-bundle-release-MAJOR.MINOR.txt (default: latest-bundle-main.txt; "
+              "when absent, latest-release-MAJOR.MINOR.txt / latest-main.txt, if the bundle it names is published)")
 @click.option("-b", "--bucket", help="GCS bucket (default: cri-o)")
 @click.option("-m", "--mirror", "--url", "url", metavar="URL",
               help="base URL of a mirror with the bucket layout (http://, https://, file://); "

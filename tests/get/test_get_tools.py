@@ -48,6 +48,7 @@ def test_wget_instead_of_curl(faults: list[str], published, tmp_path: Path) -> N
 def test_wget_marker_not_found_is_a_resolution_error(published, tmp_path: Path) -> None:
     bucket = copy_bucket(published.plain, tmp_path / "bucket")
     with FaultServer(bucket) as server:
+        server.fault("/latest-bundle-main.txt", "html404", None)   # absent, and so is its fallback
         server.fault("/latest-main.txt", "html404", None)
         result = run_get("bash", ["-a", "amd64", "-m", server.url], destdir=tmp_path / "dest",
                          tmpdir=tmp_path / "tmp", env={"PATH": path_without(tmp_path, "curl")})
