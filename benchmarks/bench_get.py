@@ -112,7 +112,7 @@ def main() -> None:
                 for label, command in (("scripts/get", ["bash", str(GET_SCRIPT)]), ("crio-get", [str(CRIO_GET)])):
                     dest = tmp / f"dest-{run}"
                     env = {**base_env, "DESTDIR": str(dest)}
-                    results[label].append(_measure([*command, "-a", ARCH, "-u", server.url, "-t", REVISION],
+                    results[label].append(_measure([*command, "-a", ARCH, "--url", server.url, "-t", REVISION],
                                                   env, tmp))
                     shutil.rmtree(dest)
                 dest = tmp / f"dest-alone-{run}"

@@ -286,14 +286,37 @@ def marker_signature_name(marker: str) -> str:
     return marker + SIGNATURE_SUFFIX
 
 
-def marker_for_request(request: str | None) -> str:
-    """The marker `get -t` reads: none -> latest-main.txt, `v1.21` -> latest-1.21.txt."""
+def request_markers(request: str | None) -> tuple[str, str | None]:
+    """The marker `get [-t REQUEST]` reads, and the one it reads only when that one is absent (None: none).
+
+    No request: upstream's latest-bundle-main.txt, which moves once the bundle is uploaded, else our
+    latest-main.txt; `release-1.Y`: latest-bundle-release-1.Y.txt, else latest-release-1.Y.txt. Upstream's
+    CI moves those two fallbacks when it uploads binaries, possibly before the bundle exists, so an
+    installer that falls back checks that the bundle it names is published. `v1.21`: latest-1.21.txt.
+    """
     if not request:
-        return MAIN_MARKER
+        return BUNDLE_MAIN_MARKER, MAIN_MARKER
+    if request.startswith(RELEASE_BRANCH_PREFIX):
+        branch = parse_release_branch(request)
+        if branch is None:
+            raise UsageError(f"invalid release branch {request!r}: expected release-MAJOR.MINOR such as release-1.36")
+        minor = f"{branch[0]}.{branch[1]}"
+        return release_branch_bundle_marker(minor), release_branch_marker(minor)
     series = parse_minor_series(request)
     if series is None:
-        raise UsageError(f"invalid channel {request!r}: expected vMAJOR.MINOR such as v1.21")
-    return tag_marker(f"{series[0]}.{series[1]}")
+        raise UsageError(f"invalid channel {request!r}: expected vMAJOR.MINOR such as v1.21, "
+                         "or release-MAJOR.MINOR such as release-1.36")
+    return tag_marker(f"{series[0]}.{series[1]}"), None
+
+
+def is_channel_request(request: str | None) -> bool:
+    """Whether `-t REQUEST` names a marker to read (none, vMAJOR.MINOR, release-*) rather than a revision."""
+    return not request or request.startswith(RELEASE_BRANCH_PREFIX) or parse_minor_series(request) is not None
+
+
+def marker_for_request(request: str | None) -> str:
+    """The marker `get -t` reads first: none -> latest-bundle-main.txt, `v1.21` -> latest-1.21.txt."""
+    return request_markers(request)[0]
 
 
 # URLs ----------------------------------------------------------------------

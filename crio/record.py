@@ -11,7 +11,7 @@ keys they know and ignore the rest, so later installers can record more
 (revision, channel, build time) without breaking the uninstall of this one.
 The installers stamp their keys after the install script wrote the record
 (`with_metadata`); `#install-script` is the sha256 of the install script kept
-in the state dir, which `-U` checks before running it.
+in the state dir, which `-u` (uninstall) checks before running it.
 
 A row's PATH is data found on the node: it must be absolute and normalised
 (crio.paths: no `.`, `..` or empty component) and not `/`, or the whole

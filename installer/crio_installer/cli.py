@@ -30,15 +30,18 @@ EXIT_CODES = exit_code_help(INSTALLER_CODES)
 )
 @click.option("-a", "--arch", help="architecture (default: from uname -m)")
 @click.option("-t", "--tag", "--revision", "request",
-              help="tag (v1.21.0) or full commit SHA; vMAJOR.MINOR reads latest-MAJOR.MINOR.txt "
-              "(default: latest-main.txt)")
+              help="tag (v1.21.0) or full commit SHA; vMAJOR.MINOR reads latest-MAJOR.MINOR.txt; "
+              "release-MAJOR.MINOR reads latest-bundle-release-MAJOR.MINOR.txt (default: latest-bundle-main.txt; "
+              "when absent, latest-release-MAJOR.MINOR.txt / latest-main.txt, if the bundle it names is published)")
 @click.option("-b", "--bucket", help="GCS bucket (default: cri-o)")
-@click.option("-u", "--url", help="base URL of a mirror with the bucket layout (http://, https://, file://)")
+@click.option("-m", "--mirror", "--url", "url", metavar="URL",
+              help="base URL of a mirror with the bucket layout (http://, https://, file://); "
+              "--url URL is accepted as an alias")
 @click.option("-f", "--file", "file", type=click.Path(path_type=Path), help="install a local tarball")
 @click.option("-d", "--download-only", "download_dir", type=click.Path(path_type=Path),
               help="download and verify into DIR, install nothing")
 @click.option("-n", "--dry-run", is_flag=True, help="print the plan and change nothing")
-@click.option("-U", "--uninstall", is_flag=True, help="remove what the last install recorded")
+@click.option("-u", "-U", "--uninstall", is_flag=True, help="remove what the last install recorded (-U is an alias)")
 @click.option("-k", "--key", type=click.Path(path_type=Path), help="trusted public key (PEM) for .sig files")
 @click.option("--insecure-skip-signature-verification", "skip_signature", is_flag=True,
               help="do not verify signatures (the sha256 is always checked)")

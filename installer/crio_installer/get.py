@@ -39,10 +39,9 @@ from crio.artifacts import (
 from crio.downgrade import InstalledState
 from crio.download import Fetcher, NotFound, RetryPolicy
 from crio.errors import CrioError, ExitCode
-from crio.marker import read_marker
 from crio.paths import check_destdir, check_install_environment
 from crio.urls import file_url_path, redact
-from crio_installer import binding, resolve, transaction, verify
+from crio_installer import binding, channel, resolve, transaction, verify
 from crio_installer.extract import StreamingExtractor, max_bytes_from_env
 from crio_installer.lock import lock_timeout_from_env
 
@@ -188,7 +187,7 @@ def make_plan(request: Request, fetcher: Fetcher) -> resolve.Plan:
     """Check the request against the host, then decide the revision (reading its marker) and the URLs."""
     options = request.options
     if options.file and (options.bucket or options.url or options.request):
-        raise CrioError("-f installs a local tarball: it excludes -b, -u and -t", ExitCode.USAGE)
+        raise CrioError("-f installs a local tarball: it excludes -b, -m and -t", ExitCode.USAGE)
     arch = _host_or_given_arch(options.arch)
     if options.file is not None:
         arch, revision = _local_name(options.file, arch if options.arch else None)
@@ -197,19 +196,21 @@ def make_plan(request: Request, fetcher: Fetcher) -> resolve.Plan:
         file_url_path(tar_url)   # the one file:// rule: a path it cannot express is a usage error now
         return resolve.Plan(arch, revision, f"local file {options.file}", tar_url,
                             tar_url + CHECKSUM_SUFFIX, tar_url + SIGNATURE_SUFFIX)
-    marker, given = resolve.marker_or_revision(options.request)
+    markers, given = resolve.marker_or_revision(options.request)
     base_url = resolve.base_url_for(options.bucket, options.url)
     _check_environment(request)
-    if marker is None:
+    if markers is None:
         assert given is not None
         return resolve.plan_for(base_url, arch, given, "given with -t")
-    url = resolve.marker_url(base_url, marker)
-    revision = _read_marker_at(fetcher, url, marker)
+    read = channel.read_channel(fetcher, base_url, markers, say)
+    marker, revision = read.marker, read.revision
     published = None
     if request.key_in_use is not None:
         published = binding.check_marker_signature(fetcher, base_url, marker, revision, request.key_in_use,
                                                    request.installed, say)
-    return replace(resolve.plan_for(base_url, arch, revision, f"marker {url}"), marker=marker,
+    if read.fell_back:
+        channel.check_bundle_published(fetcher, base_url, read, arch)
+    return replace(resolve.plan_for(base_url, arch, revision, f"marker {read.url}"), marker=marker,
                    marker_published=published)
 
 
@@ -245,16 +246,6 @@ def _check_environment(request: Request) -> None:
     if request.installs and not request.destdir and not _is_root():
         raise CrioError("installing needs root; run with sudo, or set DESTDIR to install below a directory",
                         ExitCode.NOT_ROOT)
-
-
-def _read_marker_at(fetcher: Fetcher, url: str, marker: str) -> str:
-    try:
-        data = fetcher.read_small(url)
-    except NotFound:
-        raise CrioError(f"marker {marker} not found at {url}", ExitCode.RESOLUTION) from None
-    except CrioError:
-        raise CrioError(f"cannot read marker {marker} from {url}", ExitCode.RESOLUTION) from None
-    return str(read_marker(data, marker))
 
 
 def _print_plan(plan: resolve.Plan, request: Request, print_line: Callable[[str], None]) -> None:

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from crio.artifacts import (
     artifact_url,
     checksum_name,
-    marker_for_request,
-    object_url,
+    is_channel_request,
     public_base_url,
+    request_markers,
     signature_name,
     tarball_name,
 )
 from crio.errors import CrioError, ExitCode
-from crio.revision import ACCEPTED_REVISIONS, parse_minor_series, parse_revision
+from crio.revision import ACCEPTED_REVISIONS, parse_revision
 from crio.urls import file_url_path, redact_url
 
 
@@ -40,9 +40,9 @@ class Plan:
 
 
 def base_url_for(bucket: str | None, url: str | None) -> str:
-    """The mirror URL (-u) as given, or the public URL of the bucket (-b, default cri-o)."""
+    """The mirror URL (-m) as given, or the public URL of the bucket (-b, default cri-o)."""
     if bucket and url:
-        raise CrioError("-b and -u exclude each other", ExitCode.USAGE)
+        raise CrioError("-b and -m exclude each other", ExitCode.USAGE)
     if url:
         if not url.startswith(("http://", "https://", "file://")):
             raise CrioError(f"invalid URL '{redact_url(url)}': expected http://, https:// or file://",
@@ -53,15 +53,17 @@ def base_url_for(bucket: str | None, url: str | None) -> str:
     return public_base_url(bucket) if bucket else public_base_url()
 
 
-def marker_or_revision(request: str | None) -> tuple[str | None, str | None]:
-    """(marker, None) for no request or vMAJOR.MINOR; (None, revision) for a tag or SHA; else usage error."""
-    if not request or parse_minor_series(request) is not None:
-        return marker_for_request(request), None
+def marker_or_revision(request: str | None) -> tuple[tuple[str, str | None] | None, str | None]:
+    """((marker, fallback), None) for no request, vMAJOR.MINOR or release-1.Y; (None, revision) for a tag
+    or SHA; else a usage error. The fallback marker is read only when the first is absent."""
+    if is_channel_request(request):
+        return request_markers(request), None
     try:
-        return None, str(parse_revision(request))
+        return None, str(parse_revision(request or ""))
     except CrioError:
         raise CrioError(
-            f"invalid revision {request!r}: use {ACCEPTED_REVISIONS}, or vMAJOR.MINOR for the newest tag of a minor",
+            f"invalid revision {request!r}: use {ACCEPTED_REVISIONS}, vMAJOR.MINOR for the newest tag of a minor, "
+            "or release-MAJOR.MINOR for the newest commit of a release branch",
             ExitCode.USAGE,
         ) from None
 
@@ -75,7 +77,3 @@ def plan_for(base_url: str, arch: str, revision: str, source: str) -> Plan:
         checksum_url=artifact_url(base_url, checksum_name(arch, revision)),
         signature_url=artifact_url(base_url, signature_name(arch, revision)),
     )
-
-
-def marker_url(base_url: str, marker: str) -> str:
-    return object_url(base_url, marker)

@@ -339,7 +339,7 @@ def install_bundle(staging: Path, destdir: str, log: Log, verified_sha256: str |
     manifest.json while extracting; an install script that offers --verified-tarball then skips
     hashing every file again (older ones are run as they are). `record_meta`: metadata for the
     record (revision, channel, build time), passed to a script that offers --record-meta. The sha256
-    of the install script (which it keeps in the state dir) is recorded for `-U`. `held`: the lock,
+    of the install script (which it keeps in the state dir) is recorded for `-u` (uninstall). `held`: the lock,
     when the caller took it with `private_staging` (the bundle then lies in that staging directory,
     and a script that offers --move-sources renames its files into place).
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crio import artifacts as a
-from crio.errors import CrioError, UnsupportedArchitecture
+from crio.errors import CrioError, ExitCode, UnsupportedArchitecture
 from crio.revision import parse_revision
 
 SHA = "89abcdef0123456789abcdef0123456789abcdef"
@@ -49,10 +49,23 @@ def test_marker_names() -> None:
     assert a.tag_marker(parse_revision("v1.100.2").version) == "latest-1.100.txt"
     assert a.release_branch_marker("1.9") == "latest-release-1.9.txt"
     assert a.release_branch("v1.22") == "release-1.22"
-    assert a.marker_for_request(None) == "latest-main.txt"
+    assert a.marker_for_request(None) == "latest-bundle-main.txt"
     assert a.marker_for_request("v1.21") == "latest-1.21.txt"
     with pytest.raises(CrioError):
         a.marker_for_request("v1.21.0")
+
+
+def test_request_markers_prefer_upstreams_bundle_markers() -> None:
+    assert a.request_markers(None) == a.request_markers("") == ("latest-bundle-main.txt", "latest-main.txt")
+    assert a.request_markers("release-1.36") == ("latest-bundle-release-1.36.txt", "latest-release-1.36.txt")
+    assert a.request_markers("release-v1.9") == ("latest-bundle-release-1.9.txt", "latest-release-1.9.txt")
+    assert a.request_markers("v1.21") == a.request_markers("1.21") == ("latest-1.21.txt", None)
+    for bad in ("release-x", "release-", "release-1.36.0", "release-01.36", "v1.21.0", "main"):
+        with pytest.raises(CrioError) as info:
+            a.request_markers(bad)
+        assert info.value.exit_code == ExitCode.USAGE, bad
+    assert [a.is_channel_request(r) for r in (None, "", "v1.21", "release-x", "v1.21.0", "main")] == \
+        [True, True, True, True, False, False]
 
 
 @pytest.mark.parametrize(("rev", "branch", "markers"), [

@@ -24,6 +24,7 @@ from helpers.get_fixtures import INSTALLERS, copy_bucket, run_get, snapshot
 from helpers.http_server import FaultServer
 
 from crio.artifacts import (
+    BUNDLE_MAIN_MARKER,
     INSTALL_RECORD,
     INSTALL_STATE_DIR,
     MAIN_MARKER,
@@ -165,9 +166,9 @@ def mirror(world: World, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
 
 def get(installer: str, mirror: Mirror | None, tmp_path: Path, *args: str,
         key: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """One run into tmp_path/dest from the mirror (None: no -u); TMPDIR must be left empty."""
+    """One run into tmp_path/dest from the mirror (None: no -m); TMPDIR must be left empty."""
     tmp = tmp_path / "tmp"
-    argv = ["-a", "amd64", *(["-u", mirror.server.url] if mirror else []), *args, *(["-k", str(key)] if key else [])]
+    argv = ["-a", "amd64", *(["-m", mirror.server.url] if mirror else []), *args, *(["-k", str(key)] if key else [])]
     result = run_get(installer, argv, destdir=tmp_path / "dest", tmpdir=tmp)
     assert list(tmp.iterdir()) == [], f"stray files in TMPDIR: {list(tmp.iterdir())}"
     return result
@@ -231,9 +232,10 @@ def older_under_newer_marker(m: Mirror, w: World) -> None:
 
 
 def marker_signed_for_another_channel(m: Mirror, w: World) -> None:
-    """latest-main.txt may name any revision; here v1.21.1 with latest-1.21.txt's genuine signature."""
-    m.put(MAIN_MARKER, f"{NEW}\n".encode())
-    m.put(marker_signature_name(MAIN_MARKER), m.bucket / marker_signature_name(MINOR))
+    """latest-bundle-main.txt (read by default) may name any revision; here v1.21.1 with latest-1.21.txt's
+    genuine signature."""
+    m.put(BUNDLE_MAIN_MARKER, f"{NEW}\n".encode())
+    m.put(marker_signature_name(BUNDLE_MAIN_MARKER), m.bucket / marker_signature_name(MINOR))
 
 
 def marker_unsigned(m: Mirror, w: World) -> None:
@@ -274,7 +276,7 @@ SWAPS = [
     ("older-build-under-newer-marker", older_under_newer_marker, ["-t", "v1.21"],
      f"{MINOR} names {OLD} but its signature is for {NEW}"),
     ("marker-signed-for-another-channel", marker_signed_for_another_channel, [],
-     f"is signed for {MINOR}, not {MAIN_MARKER}"),
+     f"is signed for {MINOR}, not {BUNDLE_MAIN_MARKER}"),
     ("marker-unsigned", marker_unsigned, ["-t", "v1.21"], f"marker {MINOR} is not signed"),
     ("manifest-missing", manifest_missing, ["-t", NEW], f"revision manifest {manifest_name(NEW)} is not published"),
     ("manifest-unsigned", manifest_unsigned, ["-t", NEW], f"revision manifest {manifest_name(NEW)} is not signed"),
@@ -379,7 +381,7 @@ def test_an_older_commit_is_told_by_its_build_time(installer: str, signed: bool,
         assert record_meta(tmp_path / "dest")["build-time"] == str(T_NEW)
         serve_old_markers(mirror, world.old_signed if signed else world.old_plain)
         refused(get(installer, mirror, tmp_path, key=key), ExitCode.DOWNGRADE,
-                f"{MAIN_MARKER} names {world.sha_old}, which is older than the installed {world.sha_new}")
+                f"{BUNDLE_MAIN_MARKER} names {world.sha_old}, which is older than the installed {world.sha_new}")
     assert installed_revision(tmp_path / "dest") == world.sha_new
 
 
@@ -476,7 +478,7 @@ def test_a_download_keeps_what_a_later_local_install_checks(installer: str, worl
 
 def test_signature_files_of_markers_were_written_by_the_publisher(world: World) -> None:
     """The fixture is what the tests think it is: both markers signed, the replayable ones older."""
-    for marker in (MINOR, MAIN_MARKER):
+    for marker in (MINOR, MAIN_MARKER, BUNDLE_MAIN_MARKER):
         now, _ = parse_marker_signature((world.signed / marker_signature_name(marker)).read_bytes())
         then, _ = parse_marker_signature(world.old_signed[marker_signature_name(marker)])
         assert now.marker == then.marker == marker and then.published < now.published

@@ -219,7 +219,7 @@ def test_links_in_a_bundle_write_nothing_outside_staging(installer: str, attack:
         args += ["-k", str(key)]
     before = world.before()
     with FaultServer(bucket) as server:
-        args += ["-u", server.url]
+        args += ["-m", server.url]
         result = run_get(installer, args, destdir=world.destdir, tmpdir=world.tmp)
     detail = detail_of(installer, args, result)
     assert result.returncode == ExitCode.VERIFICATION, detail
@@ -260,7 +260,7 @@ def test_download_dir_replaces_planted_links_and_never_writes_through_them(insta
     dangling = world.canary / "created-through-a-dangling-link"
     (target / (NAME + ".sha256sum")).unlink()
     (target / (NAME + ".sha256sum")).symlink_to(dangling)
-    args = ["-a", "amd64", "-u", bucket.as_uri(), "-t", TAG, "-k", str(key), "-d", str(target)]
+    args = ["-a", "amd64", "-m", bucket.as_uri(), "-t", TAG, "-k", str(key), "-d", str(target)]
     result = run_get(installer, args, destdir=None, tmpdir=world.tmp)
     detail = detail_of(installer, args, result)
     assert result.returncode == 0, detail
@@ -303,7 +303,7 @@ def test_file_url_host_query_fragment_and_escapes(installer: str, form: str, cod
                                                   plain_bucket: Path) -> None:
     url = form.replace("{path}", str(plain_bucket))
     before = world.before()
-    args = ["-a", "amd64", "-u", url, "-t", TAG]
+    args = ["-a", "amd64", "-m", url, "-t", TAG]
     result = run_get(installer, args, destdir=world.destdir, tmpdir=world.tmp)
     detail = detail_of(installer, args, result)
     assert result.returncode == code, detail
@@ -322,7 +322,7 @@ def test_a_backslash_in_a_file_url_is_a_backslash(installer: str, spelling: str,
     lay_out_bucket(world.root / "mirrors" / "aA",
                    [write_bundle(world.root / "other", "amd64", TAG, payload=b"# the other mirror\n")])
     path = str(good) if spelling == "literal-backslash" else str(good).replace("\\", "%5C")
-    args = ["-a", "amd64", "-u", f"file://{path}", "-t", TAG]
+    args = ["-a", "amd64", "-m", f"file://{path}", "-t", TAG]
     result = run_get(installer, args, destdir=world.destdir, tmpdir=world.tmp)
     detail = detail_of(installer, args, result)
     assert result.returncode == 0, detail
@@ -370,7 +370,7 @@ def test_a_special_file_at_a_destination_is_refused_before_anything_is_written(
     target.parent.mkdir(parents=True, exist_ok=True)
     SPECIALS[kind](target)
     before = world.before()
-    args = ["-a", "amd64", "-u", plain_bucket.as_uri(), "-t", TAG]
+    args = ["-a", "amd64", "-m", plain_bucket.as_uri(), "-t", TAG]
     result = run_get(installer, args, destdir=world.destdir, tmpdir=world.tmp, timeout=30)
     detail = detail_of(installer, args, result)
     assert result.returncode == ExitCode.INSTALL, detail
@@ -392,7 +392,7 @@ def _no_secret(result, detail: str) -> None:
 @pytest.mark.parametrize("installer", INSTALLERS)
 def test_a_dry_run_shows_urls_without_credentials_or_query(installer: str, world: World) -> None:
     url = "https://admin:hunter2@mirror.invalid/crio?X-Goog-Signature=topsecretsig"
-    args = ["-a", "amd64", "-u", url, "-t", TAG, "-n"]
+    args = ["-a", "amd64", "-m", url, "-t", TAG, "-n"]
     result = run_get(installer, args, destdir=world.destdir, tmpdir=world.tmp)
     detail = detail_of(installer, args, result)
     assert result.returncode == 0, detail
@@ -411,7 +411,7 @@ def test_failures_name_urls_without_credentials_or_query(installer: str, case: s
                 probe.bind(("127.0.0.1", 0))
                 port = str(probe.getsockname()[1])
         base = f"http://admin:hunter2@127.0.0.1:{port}/?X-Goog-Signature=topsecretsig"
-        args = ["-a", "amd64", "-u", base, "-t", TAG if case == "refused" else "v1.30"]
+        args = ["-a", "amd64", "-m", base, "-t", TAG if case == "refused" else "v1.30"]
         result = run_get(installer, args, destdir=world.destdir, tmpdir=world.tmp,
                          env={"CRIO_GET_RETRIES": "2"})
     detail = detail_of(installer, args, result)
@@ -438,7 +438,7 @@ NUMBERS = [
 def test_malformed_numbers_are_usage_errors(installer: str, world: World) -> None:
     mismatches = []
     for name, value, code in NUMBERS:
-        args = ["-a", "amd64", "-u", "https://mirror.invalid/crio", "-t", TAG, "-n"]
+        args = ["-a", "amd64", "-m", "https://mirror.invalid/crio", "-t", TAG, "-n"]
         result = run_get(installer, args, destdir=world.destdir, tmpdir=world.tmp, env={name: value})
         one_line = code == 0 or (len(error_lines(result)) == 1 and name in error_lines(result)[0])
         if result.returncode != code or not one_line or "Traceback" in result.stderr:
@@ -477,7 +477,7 @@ def test_a_link_in_destdir_leading_outside_is_refused(installer: str, link: str,
     path.parent.mkdir(parents=True, exist_ok=True)
     path.symlink_to(make_target(world))
     before = world.before()
-    args = ["-a", "amd64", "-u", plain_bucket.as_uri(), "-t", TAG]
+    args = ["-a", "amd64", "-m", plain_bucket.as_uri(), "-t", TAG]
     destdir = str(world.destdir) if spelling == "plain" else str(world.destdir).replace("/", "//") + "/"
     result = run_get(installer, args, destdir=None, tmpdir=world.tmp, env={"DESTDIR": destdir})
     detail = detail_of(installer, args, result)
@@ -500,7 +500,7 @@ def test_a_link_that_stays_inside_destdir_is_followed(installer: str, world: Wor
     (bindir / "keep").unlink()
     bindir.rmdir()
     bindir.symlink_to("../../opt/bin")
-    args = ["-a", "amd64", "-u", plain_bucket.as_uri(), "-t", TAG]
+    args = ["-a", "amd64", "-m", plain_bucket.as_uri(), "-t", TAG]
     result = run_get(installer, args, destdir=world.destdir, tmpdir=world.tmp)
     detail = detail_of(installer, args, result)
     assert result.returncode == 0, detail

@@ -100,7 +100,7 @@ def bucket(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def args_for(bucket: Path, revision: str) -> list[str]:
-    return ["-a", "amd64", "-u", bucket.as_uri(), "-t", revision]
+    return ["-a", "amd64", "-m", bucket.as_uri(), "-t", revision]
 
 
 def record_matches_files(dest: Path) -> dict[str, str]:
@@ -329,7 +329,7 @@ def test_a_journal_that_never_became_ready_is_dropped_not_replayed(installer: st
 def test_a_planted_record_line_deletes_nothing_outside(installer: str, published, tmp_path: Path) -> None:
     dest, victim = tmp_path / "dest", tmp_path / "victim"
     victim.write_text("precious\n")
-    args = ["-a", "amd64", "-u", published.plain.as_uri(), "-t", TAG]
+    args = ["-a", "amd64", "-m", published.plain.as_uri(), "-t", TAG]
     assert run_get(installer, args, destdir=dest, tmpdir=tmp_path / "tmp").returncode == 0
     record = dest / STATE / INSTALL_RECORD
     with open(record, "a") as handle:   # the victim's own sha256: "unchanged since installed"
@@ -390,7 +390,7 @@ def swap_for_link(script: Path, canary: Path) -> None:
 def test_uninstall_refuses_a_stored_script_that_is_not_the_installed_one(change, installer: str, published,
                                                                         tmp_path: Path) -> None:
     dest, canary = tmp_path / "dest", tmp_path / "canary"
-    args = ["-a", "amd64", "-u", published.plain.as_uri(), "-t", TAG]
+    args = ["-a", "amd64", "-m", published.plain.as_uri(), "-t", TAG]
     assert run_get(installer, args, destdir=dest, tmpdir=tmp_path / "tmp").returncode == 0
     script = dest / STATE / "install"
     assert f"#install-script\t{sha256(script)}\n" in (dest / STATE / INSTALL_RECORD).read_text()
@@ -435,7 +435,7 @@ def test_bad_path_variables_are_usage_errors_before_anything(case: str, installe
     dest = tmp_path / "dest"
     dest.mkdir()
     env = {k: v.replace("{dest}", str(dest)) for k, v in BAD_SETTINGS[case].items()}
-    args = ["-U"] if action == "uninstall" else ["-a", "amd64", "-u", published.plain.as_uri(), "-t", TAG]
+    args = ["-U"] if action == "uninstall" else ["-a", "amd64", "-m", published.plain.as_uri(), "-t", TAG]
     result = run_get(installer, args, destdir=dest, tmpdir=tmp_path / "tmp", env=env)
     line = refused(result, ExitCode.USAGE)
     assert next(iter(env)) in line
@@ -456,7 +456,7 @@ def test_accepted_special_characters_render_to_files_that_parse(installer: str, 
     prefix, sysconfig = "/opt/c+r,i:o=~&-x_1.2", "/etc/sys=conf~ig"
     env = {"PREFIX": prefix, "SYSCONFIGDIR": sysconfig, "OPT_CNI_BIN_DIR": "/opt/cni:bin,1",
            "LIBEXEC_CRIO_DIR": "/usr/lib=exec/c+r,io"}
-    args = ["-a", "amd64", "-u", published.plain.as_uri(), "-t", TAG]
+    args = ["-a", "amd64", "-m", published.plain.as_uri(), "-t", TAG]
     result = run_get(installer, args, destdir=dest, tmpdir=tmp_path / "tmp", env=env)
     assert result.returncode == 0, result.stderr
     unit = (dest / prefix.lstrip("/") / "lib/systemd/system/crio.service").read_text()

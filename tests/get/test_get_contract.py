@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
+import click
 from crio_installer import journal
 from crio_installer.binding import installed_state_at
 from helpers.bundle_install import BUNDLE_FILES
@@ -20,6 +22,7 @@ from helpers.get_fixtures import CRIO_GET, GET_SCRIPT
 
 from crio.arch import ALIASES, ARCHITECTURES, normalize_arch
 from crio.artifacts import (
+    BUNDLE_MAIN_MARKER,
     INSTALL_PATH_VARIABLES,
     INSTALL_RECORD,
     INSTALL_VARIABLES,
@@ -27,11 +30,14 @@ from crio.artifacts import (
     SHA256_TOOLS,
     arch_files,
     artifact_url,
+    bundle_marker_tag,
+    is_channel_request,
     manifest_name,
     marker_for_request,
     marker_signature_name,
     parse_tarball_name,
     public_base_url,
+    request_markers,
     tarball_name,
 )
 from crio.binding import MAX_MANIFEST_BYTES, bundle_identity, read_tarball_binding
@@ -61,7 +67,9 @@ ARCH_INPUTS = [*ALIASES, *(a.upper() for a in ALIASES), "X86_64", "Aarch64", "sp
                " amd64", "amd64 ", "x86 64", "mips64le", "riscv64"]
 BUCKETS = ["cri-o", "gs://cri-o", "my.bucket-1", "a_b", "ab", "a" * 63, "a" * 64, "Cri-o", "-crio", "crio-",
            "cri..o", "cri/o", ""]
-CHANNELS = ["", "v1.21", "1.21", "v1.9", "v1.100", "v01.21", "v1.21.0", "v1", "1.x"]
+CHANNELS = ["", "v1.21", "1.21", "v1.9", "v1.100", "v01.21", "v1.21.0", "v1", "1.x", "release-1.36", "release-v1.9",
+            "release-01.36", "release-1.36.0", "release-x", "release-", "release-1.36 ", "Release-1.36", "main",
+            "latest", "release", SHA, "v1.21.0-rc.1"]
 
 
 INSTALL_SCRIPT = BUNDLE_FILES / "install"
@@ -115,7 +123,27 @@ def test_minor_series_and_markers_match() -> None:
 
     compare([["parse_minor_series", c] for c in CHANNELS], [series(c) for c in CHANNELS])
     compare([["marker_for_request", c] for c in CHANNELS], [python_or_none(marker_for_request, c) for c in CHANNELS])
-    assert query([["marker_for_request"]]) == [(0, MAIN_MARKER)]
+    assert query([["marker_for_request"]]) == [(0, BUNDLE_MAIN_MARKER)]
+
+
+def check_request_markers(get_script: Path) -> None:
+    """Which marker a request reads, and which it falls back to: crio.artifacts.request_markers, in bash."""
+    def python(request: str) -> tuple[int, str | None]:
+        try:
+            first, fallback = request_markers(request)
+        except CrioError:
+            return 1, None   # a usage error in both installers (resolve_request says which)
+        return 0, f"{first} {fallback or '-'}"
+
+    compare_outcomes([["request_markers", c] for c in CHANNELS], [python(c) for c in CHANNELS], get_script)
+    compare_outcomes([["is_channel_request", c] for c in CHANNELS],
+                     [(0, "yes" if is_channel_request(c) else "no") for c in CHANNELS], get_script)
+    assert query([["request_markers"]], get_script) == [(0, f"{BUNDLE_MAIN_MARKER} {MAIN_MARKER}")]
+
+
+def test_requests_read_the_markers_of_one_rule() -> None:
+    assert request_markers("release-1.36")[1] == "latest-release-1.36.txt", "table is wrong"
+    check_request_markers(GET_SCRIPT)
 
 
 def test_tarball_names_for_every_arch_and_revision() -> None:
@@ -149,6 +177,48 @@ def test_help_lists_every_installer_exit_code() -> None:
 def test_shellcheck_clean() -> None:
     proc = subprocess.run(["shellcheck", "-x", str(GET_SCRIPT)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout
+
+
+def bash_options(get_script: Path) -> dict[str, bool]:
+    """Every spelling scripts/get's parse_options accepts -> whether it takes a value (read from its case labels)."""
+    text = get_script.read_text()
+    body = text.split("\nparse_options() {\n", 1)[1].split("\n}\n", 1)[0]
+    options: dict[str, bool] = {}
+    for labels, action in re.findall(r"^ {12}(-[^)*]*)\) (.*)$", body, re.MULTILINE):
+        for spelling in labels.split(" | "):
+            if spelling != "--":
+                options[spelling] = "need_value" in action
+    return options
+
+
+def python_options() -> dict[str, bool]:
+    """Every spelling crio-get's click command accepts -> whether it takes a value."""
+    from crio_installer.cli import get_command
+
+    options = {"-h": False, "--help": False}
+    for param in get_command.params:
+        assert isinstance(param, click.Option)
+        for spelling in (*param.opts, *param.secondary_opts):
+            options[spelling] = not param.is_flag
+    return options
+
+
+def check_options(get_script: Path) -> None:
+    """Both installers accept the same spellings (upstream's -a -t -b -h -u among them) and list them in -h."""
+    bash, python = bash_options(get_script), python_options()
+    assert bash == python, f"options differ: bash only {sorted(set(bash.items()) - set(python.items()))}, " \
+        f"python only {sorted(set(python.items()) - set(bash.items()))}"
+    assert {k: bash[k] for k in ("-a", "-t", "-b", "-h", "-u", "-m")} == \
+        {"-a": True, "-t": True, "-b": True, "-h": False, "-u": False, "-m": True}, "upstream's meaning changed"
+    helps = [subprocess.run(command, capture_output=True, text=True, check=True).stdout
+             for command in (["bash", str(get_script), "-h"], [str(CRIO_GET), "--help"])]
+    for help_text in helps:
+        missing = [s for s in bash if not re.search(rf"(^|[\s,(]){re.escape(s)}(?![\w-])", help_text)]
+        assert not missing, f"help does not list {missing}"
+
+
+def test_both_installers_take_the_same_options() -> None:
+    check_options(GET_SCRIPT)
 
 
 def test_last_line_runs_main() -> None:
@@ -227,7 +297,16 @@ MARKERS = [
     (b"v1.210.0", "latest-1.21.txt"), (b"v1.21.3\nv1.21.4", "latest-1.21.txt"), (b"v" * 4097, "latest-main.txt"),
     (b"v1.21.0" + b" " * 4090, "latest-1.21.txt"), (SHA.encode(), "latest-release-1.21.txt"),
     (b"v1.22.0", "latest-main.txt"), (b"\x1fv1.21.0", "latest-1.21.txt"), (b"\xff\xfe", "latest-main.txt"),
+    (SHA.encode(), "latest-bundle-main.txt"), (b"v1.36.3\n", "latest-bundle-main.txt"),
+    (f" {SHA} \n".encode(), "latest-bundle-release-1.36.txt"), (b"v1.36.3\n", "latest-bundle-v1.36.3.txt"),
+    (b"v1.36.2\n", "latest-bundle-v1.36.3.txt"), (SHA.encode(), "latest-bundle-v1.36.3.txt"),
+    (b"v1.36.0-rc.1", "latest-bundle-v1.36.0-rc.1.txt"), (b"v1.36.0", "latest-bundle-v1.36.0-rc.1.txt"),
+    (b"v1.36.3", "latest-bundle-v1.36.txt"), (b"<html>", "latest-bundle-main.txt"), (b"", "latest-bundle-main.txt"),
 ]
+BUNDLE_MARKER_NAMES = ["latest-bundle-v1.36.3.txt", "latest-bundle-v1.36.0-rc.1.txt", "latest-bundle-1.36.3.txt",
+                       "latest-bundle-main.txt", "latest-bundle-release-1.36.txt", "latest-bundle-v1.36.txt",
+                       "latest-bundle-vgarbage.txt", "latest-bundle-v1.36.3", "latest-bundle-v.txt", "latest-1.36.txt",
+                       "latest-bundle-V1.36.3.txt", f"latest-bundle-v{SHA}.txt"]
 
 
 def check_markers(get_script: Path, tmp: Path) -> None:
@@ -237,6 +316,8 @@ def check_markers(get_script: Path, tmp: Path) -> None:
         calls.append(["read_marker", str(tmp / f"marker{index}"), name])
     compare_outcomes(calls, [python_outcome(lambda d, n: str(read_marker(d, n)), d, n) for d, n in MARKERS],
                      get_script)
+    compare_outcomes([["bundle_marker_tag", n] for n in BUNDLE_MARKER_NAMES],
+                     [(0, bundle_marker_tag(n) or "") for n in BUNDLE_MARKER_NAMES], get_script)
 
 
 def _manifest(*files: dict[str, object]) -> str:
@@ -544,7 +625,7 @@ MUTATIONS = [
      "variables"),
     ("get", 'arch_text="${middle%%.*}"', 'arch_text="${middle%.*}"', "tarball_names"),
     ("get", "readonly MAX_MARKER_BYTES=4096", "readonly MAX_MARKER_BYTES=8192", "markers"),
-    ("get", "\"$MAIN_MARKER\" | latest-release-*) return 0", "\"$MAIN_MARKER\") return 0", "markers"),
+    ("get", "\"$MAIN_MARKER\" | latest-release-* | \"$BUNDLE", "\"$MAIN_MARKER\" | \"$BUNDLE", "markers"),
     ("install", "readonly PATH_CHARS_RE='^[A-Za-z0-9._+@%=,:~/-]+$'", "readonly PATH_CHARS_RE='^.+$'", "manifests"),
     ("install", "        path=${path#./}\n", "", "manifests"),
     ("install", "[[ $mode =~ ^0[0-7]{3}$ ]]", "[[ $mode =~ ^[0-7]{3,4}$ ]]", "records"),
@@ -564,6 +645,19 @@ MUTATIONS = [
     ("get", '[[ "$index" =~ ^[1-9][0-9]{0,8}$ ]]', '[[ "$index" =~ ^[0-9.\\/]+$ ]]', "journals"),
     ("get", 'if [ "$parent" != "$root" ] && [ "$root" != / ]; then', 'if false; then', "journals"),
     ("get", "    [ \"$replay\" = yes ] || return 0\n    if txn_lines", "    if txn_lines", "journals"),
+    ("get", "-m | --mirror | --url) need_value", "-m | --mirror) need_value", "options"),
+    ("get", "latest-release-* | \"$BUNDLE_MARKER_PREFIX\"*) return 0", "latest-release-*) return 0", "markers"),
+    ("get", '[ -z "$own_tag" ] || [ "$rev" = "$own_tag" ] ||', '[ -z "$own_tag" ] || [ -n "$rev" ] ||', "markers"),
+    ("get", 'case "$1" in "${BUNDLE_MARKER_PREFIX}v"*.txt)', 'case "$1" in "${BUNDLE_MARKER_PREFIX}"*.txt)', "markers"),
+    ("get", 'echo "$BUNDLE_MAIN_MARKER $MAIN_MARKER"', 'echo "$MAIN_MARKER $BUNDLE_MAIN_MARKER"', "requests"),
+    ("get", 'latest-release-${series}.txt"\n', '-"\n', "requests"),
+    ("get", 'echo "latest-${series}.txt -"', 'echo "latest-${series}.txt $MAIN_MARKER"', "requests"),
+    ("get", 'parse_minor_series "${1#"$RELEASE_BRANCH_PREFIX"}")" || return 1',
+     'printf %s "${1#"$RELEASE_BRANCH_PREFIX"}")" || return 1', "requests"),
+    ("get", '    case "$1" in "$RELEASE_BRANCH_PREFIX"*) return 0 ;; esac\n    parse_minor_series',
+     '    parse_minor_series', "requests"),
+    ("get", "-u | -U | --uninstall) DO_UNINSTALL", "-U | --uninstall) DO_UNINSTALL", "options"),
+    ("get", "  -m, --mirror URL       base URL", "  -m URL                 base URL", "options"),
 ]
 
 
@@ -578,6 +672,8 @@ def test_a_changed_copy_fails_the_contract(tmp_path: Path) -> None:
         "file_urls": lambda get, _install: check_file_urls(get),
         "path_variables": lambda get, install: check_path_variables(get, install),
         "journals": lambda get, _install: check_journals(get, tmp_path / f"j{len(list(tmp_path.iterdir()))}"),
+        "options": lambda get, _install: check_options(get),
+        "requests": lambda get, _install: check_request_markers(get),
     }
     for check in checks.values():
         check(GET_SCRIPT, INSTALL_SCRIPT)           # the originals pass ...

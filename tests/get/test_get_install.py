@@ -52,7 +52,7 @@ def files_only(tree: dict) -> dict:
 def test_failing_install_restores_previous_installation_exactly(installer: str, fixture_bucket: Path,
                                                                 tmp_path: Path) -> None:
     dest, tmp = tmp_path / "dest", tmp_path / "tmp"
-    base = ["-a", "amd64", "-u", fixture_bucket.as_uri()]
+    base = ["-a", "amd64", "-m", fixture_bucket.as_uri()]
     assert run_get(installer, [*base, "-t", "v1.0.0"], destdir=dest, tmpdir=tmp).returncode == 0
     (dest / "etc/crio/crio.conf").write_text("# changed by the admin\n")
     before = snapshot(dest)
@@ -69,7 +69,7 @@ def test_failing_install_restores_previous_installation_exactly(installer: str, 
 def test_failing_first_install_leaves_nothing(installer: str, fixture_bucket: Path, tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     dest.mkdir()
-    result = run_get(installer, ["-a", "amd64", "-u", fixture_bucket.as_uri(), "-t", "v1.0.1"], destdir=dest,
+    result = run_get(installer, ["-a", "amd64", "-m", fixture_bucket.as_uri(), "-t", "v1.0.1"], destdir=dest,
                      tmpdir=tmp_path / "tmp")
     assert result.returncode == ExitCode.INSTALL
     assert snapshot(dest) == {}
@@ -79,7 +79,7 @@ def test_failing_first_install_leaves_nothing(installer: str, fixture_bucket: Pa
 def test_rerun_after_a_kill_rolls_back_then_installs(first: str, second: str, fixture_bucket: Path,
                                                       tmp_path: Path) -> None:
     dest, tmp = tmp_path / "dest", tmp_path / "tmp"
-    base = ["-a", "amd64", "-u", fixture_bucket.as_uri()]
+    base = ["-a", "amd64", "-m", fixture_bucket.as_uri()]
     assert run_get(first, [*base, "-t", "v1.0.0"], destdir=dest, tmpdir=tmp).returncode == 0
     installed_v100 = snapshot(dest)
 
@@ -113,7 +113,7 @@ def test_uninstall_removes_exactly_what_was_installed(installer: str, published,
     (dest / "usr/local/bin/kubelet").write_bytes(b"not ours")
     before = files_only(snapshot(dest))
 
-    installed = run_get(installer, ["-a", "amd64", "-u", published.plain.as_uri(), "-t", TAG], destdir=dest,
+    installed = run_get(installer, ["-a", "amd64", "-m", published.plain.as_uri(), "-t", TAG], destdir=dest,
                         tmpdir=tmp)
     assert installed.returncode == 0, installed.stderr
     record = dest / STATE / INSTALL_RECORD
@@ -137,7 +137,7 @@ def test_uninstall_without_a_record_fails(installer: str, tmp_path: Path) -> Non
 def test_curl_pipe_bash_installs_into_destdir(published, tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     env = {"PATH": os.environ["PATH"], "DESTDIR": str(dest), "TMPDIR": str(tmp_path)}
-    command = (f"curl -fsSL {GET_SCRIPT.as_uri()} | bash -s -- -a amd64 -u {published.plain.as_uri()} -t {TAG}")
+    command = (f"curl -fsSL {GET_SCRIPT.as_uri()} | bash -s -- -a amd64 -m {published.plain.as_uri()} -t {TAG}")
     result = subprocess.run(["bash", "-o", "pipefail", "-c", command], env=env, capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0, result.stderr
@@ -164,7 +164,7 @@ def test_not_root_without_destdir_is_refused(installer: str, published, tmp_path
     command = ["bash", str(GET_SCRIPT)] if installer == "bash" else [str(CRIO_GET)]
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "TMPDIR": str(tmp)}
     result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command, "-a", "amd64",
-                             "-u", published.plain.as_uri(), "-t", TAG], env=env, capture_output=True, text=True,
+                             "-m", published.plain.as_uri(), "-t", TAG], env=env, capture_output=True, text=True,
                             check=False)
     assert result.returncode == ExitCode.NOT_ROOT, result.stderr
     assert list(tmp.iterdir()) == []
@@ -174,7 +174,7 @@ def test_not_root_without_destdir_is_refused(installer: str, published, tmp_path
 def test_offline_flow_download_then_install_from_file(download: str, install: str, published,
                                                       tmp_path: Path) -> None:
     offline = tmp_path / "usb"
-    got = run_get(download, ["-a", "amd64", "-u", published.plain.as_uri(), "-t", TAG, "-d", str(offline)],
+    got = run_get(download, ["-a", "amd64", "-m", published.plain.as_uri(), "-t", TAG, "-d", str(offline)],
                   destdir=None, tmpdir=tmp_path / "tmp")
     assert got.returncode == 0, got.stderr
     tarball = offline / tarball_name("amd64", TAG)
@@ -189,7 +189,7 @@ def test_offline_flow_download_then_install_from_file(download: str, install: st
 def test_reinstall_over_same_revision_keeps_state_consistent(installer: str, published, tmp_path: Path) -> None:
     bucket = copy_bucket(published.plain, tmp_path / "bucket")
     dest, tmp = tmp_path / "dest", tmp_path / "tmp"
-    args = ["-a", "amd64", "-u", bucket.as_uri(), "-t", TAG]
+    args = ["-a", "amd64", "-m", bucket.as_uri(), "-t", TAG]
     assert run_get(installer, args, destdir=dest, tmpdir=tmp).returncode == 0
     first = files_only(snapshot(dest))
     assert run_get(installer, args, destdir=dest, tmpdir=tmp).returncode == 0
@@ -201,7 +201,7 @@ def test_reinstall_over_same_revision_keeps_state_consistent(installer: str, pub
 def test_sigterm_during_install_restores_previous_installation(installer: str, fixture_bucket: Path,
                                                                tmp_path: Path) -> None:
     dest, tmp = tmp_path / "dest", tmp_path / "tmp"
-    base = ["-a", "amd64", "-u", fixture_bucket.as_uri()]
+    base = ["-a", "amd64", "-m", fixture_bucket.as_uri()]
     assert run_get(installer, [*base, "-t", "v1.0.0"], destdir=dest, tmpdir=tmp).returncode == 0
     before = snapshot(dest)
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "TMPDIR": str(tmp), "DESTDIR": str(dest)}

@@ -25,6 +25,7 @@ from helpers.get_fixtures import (
 from helpers.http_server import FaultServer
 
 from crio.artifacts import (
+    BUNDLE_MAIN_MARKER,
     INSTALL_RECORD,
     INSTALL_STATE_DIR,
     checksum_name,
@@ -39,6 +40,8 @@ TAG = "v1.21.0"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 TARBALL = "/" + object_path(tarball_name("amd64", TAG))
 SHA_TARBALL = "/" + object_path(tarball_name("amd64", SHA))
+#: The marker a run without -t reads (its fallback, latest-main.txt: tests/get/test_flags_markers.py).
+DEFAULT_MARKER = BUNDLE_MAIN_MARKER
 
 
 @dataclass
@@ -69,7 +72,7 @@ class Case:
 
 
 def url(*extra: str) -> Callable[[Ctx], list[str]]:
-    return lambda c: ["-a", "amd64", "-u", c.base, *extra]
+    return lambda c: ["-a", "amd64", "-m", c.base, *extra]
 
 
 def write(path: str, text: str | bytes) -> Callable[[Ctx], None]:
@@ -141,7 +144,7 @@ CASES: list[Case] = [
     Case("reset-mid-body", url("-t", TAG), 0, True, setup=fault(TARBALL, "reset")),
     Case("truncated-then-ok", url("-t", TAG), 0, True, setup=fault(TARBALL, "truncate"), check=resumed),
     Case("5xx-then-ok", url(), 0, True, revision=SHA,
-         setup=both(fault("/latest-main.txt", "status:500"), fault(SHA_TARBALL, "status:503", 2))),
+         setup=both(fault(f"/{DEFAULT_MARKER}", "status:500"), fault(SHA_TARBALL, "status:503", 2))),
     Case("stall-then-ok", url("-t", TAG), 0, True, setup=fault(TARBALL, "stall"),
          env=lambda c: {"CRIO_GET_TIMEOUT": "1"}),
     Case("no-range-support", url("-t", TAG), 0, True,
@@ -151,19 +154,21 @@ CASES: list[Case] = [
     Case("always-503", url("-t", TAG), ExitCode.DOWNLOAD, False, setup=fault(TARBALL, "status:503", None)),
     Case("always-stalled", url("-t", TAG), ExitCode.DOWNLOAD, False, setup=fault(TARBALL, "stall", None),
          env=lambda c: {"CRIO_GET_RETRIES": "1", "CRIO_GET_TIMEOUT": "1"}),
-    Case("marker-always-503", url(), ExitCode.RESOLUTION, False, setup=fault("/latest-main.txt", "status:503", None)),
-    Case("html-404-marker", url(), ExitCode.RESOLUTION, False, setup=fault("/latest-main.txt", "html404", None)),
-    Case("html-200-marker", url(), ExitCode.RESOLUTION, False, setup=fault("/latest-main.txt", "html200", None)),
-    Case("empty-marker", url(), ExitCode.RESOLUTION, False, setup=write("latest-main.txt", "\n")),
-    Case("garbage-marker", url(), ExitCode.RESOLUTION, False, setup=write("latest-main.txt", "stable\n")),
-    Case("huge-marker", url(), ExitCode.RESOLUTION, False, setup=write("latest-main.txt", "v" * (2 << 20))),
+    Case("marker-always-503", url(), ExitCode.RESOLUTION, False,
+         setup=fault(f"/{DEFAULT_MARKER}", "status:503", None)),
+    Case("html-404-markers", url(), ExitCode.RESOLUTION, False,   # a 404 of the first is a fallback: both absent
+         setup=both(fault(f"/{DEFAULT_MARKER}", "html404", None), fault("/latest-main.txt", "html404", None))),
+    Case("html-200-marker", url(), ExitCode.RESOLUTION, False, setup=fault(f"/{DEFAULT_MARKER}", "html200", None)),
+    Case("empty-marker", url(), ExitCode.RESOLUTION, False, setup=write(DEFAULT_MARKER, "\n")),
+    Case("garbage-marker", url(), ExitCode.RESOLUTION, False, setup=write(DEFAULT_MARKER, "stable\n")),
+    Case("huge-marker", url(), ExitCode.RESOLUTION, False, setup=write(DEFAULT_MARKER, "v" * (2 << 20))),
     Case("huge-checksum", url("-t", TAG), ExitCode.DOWNLOAD, False,
          setup=write(object_path(checksum_name("amd64", TAG)), "0" * (2 << 20))),
     Case("marker-wrong-series", url("-t", "v1.21"), ExitCode.RESOLUTION, False,
          setup=write("latest-1.21.txt", "v1.22.0\n")),
-    Case("marker-without-tarball", url(), ExitCode.RESOLUTION, False, setup=write("latest-main.txt", "f" * 40 + "\n")),
+    Case("marker-without-tarball", url(), ExitCode.RESOLUTION, False, setup=write(DEFAULT_MARKER, "f" * 40 + "\n")),
     Case("missing-marker", url("-t", "v1.30"), ExitCode.RESOLUTION, False),
-    Case("arch-not-published", lambda c: ["-a", "s390x", "-u", c.base, "-t", TAG], ExitCode.RESOLUTION, False),
+    Case("arch-not-published", lambda c: ["-a", "s390x", "-m", c.base, "-t", TAG], ExitCode.RESOLUTION, False),
     Case("wrong-checksum", url("-t", TAG), ExitCode.VERIFICATION, False,
          setup=write(object_path(checksum_name("amd64", TAG)), "0" * 64 + "  " + tarball_name("amd64", TAG) + "\n")),
     Case("checksum-names-other-file", url("-t", TAG), ExitCode.VERIFICATION, False,
@@ -187,9 +192,9 @@ CASES: list[Case] = [
     Case("help", lambda c: ["-h"], 0, False),
     Case("bad-revision", url("-t", "1.2.3.4"), ExitCode.USAGE, False),
     Case("short-sha", url("-t", "0123abc"), ExitCode.USAGE, False),
-    Case("bad-arch", lambda c: ["-a", "sparc64", "-u", c.base], ExitCode.UNSUPPORTED_ARCH, False),
+    Case("bad-arch", lambda c: ["-a", "sparc64", "-m", c.base], ExitCode.UNSUPPORTED_ARCH, False),
     Case("bad-bucket", lambda c: ["-a", "amd64", "-b", "Not_A_Bucket!"], ExitCode.USAGE, False, http=False),
-    Case("bucket-and-url", lambda c: ["-b", "cri-o", "-u", c.base], ExitCode.USAGE, False),
+    Case("bucket-and-url", lambda c: ["-b", "cri-o", "-m", c.base], ExitCode.USAGE, False),
     Case("unknown-option", lambda c: ["--frobnicate"], ExitCode.USAGE, False),
     Case("relative-destdir", url("-t", TAG), ExitCode.USAGE, False, env=lambda c: {"DESTDIR": "relative/dir"}),
     Case("bad-timeout", url("-t", TAG), ExitCode.USAGE, False, env=lambda c: {"CRIO_GET_TIMEOUT": "soon"}),

@@ -39,7 +39,7 @@ def test_wget_instead_of_curl(faults: list[str], published, tmp_path: Path) -> N
     with FaultServer(bucket) as server:
         for kind in faults:
             server.fault(TARBALL, kind)
-        result = run_get("bash", ["-a", "amd64", "-u", server.url, "-t", TAG], destdir=dest, tmpdir=tmp_path / "tmp",
+        result = run_get("bash", ["-a", "amd64", "-m", server.url, "-t", TAG], destdir=dest, tmpdir=tmp_path / "tmp",
                          env={"PATH": path_without(tmp_path, "curl")})
     assert result.returncode == 0, result.stderr
     assert (dest / INSTALL_STATE_DIR.lstrip("/") / INSTALL_RECORD).is_file()
@@ -48,15 +48,16 @@ def test_wget_instead_of_curl(faults: list[str], published, tmp_path: Path) -> N
 def test_wget_marker_not_found_is_a_resolution_error(published, tmp_path: Path) -> None:
     bucket = copy_bucket(published.plain, tmp_path / "bucket")
     with FaultServer(bucket) as server:
+        server.fault("/latest-bundle-main.txt", "html404", None)   # absent, and so is its fallback
         server.fault("/latest-main.txt", "html404", None)
-        result = run_get("bash", ["-a", "amd64", "-u", server.url], destdir=tmp_path / "dest",
+        result = run_get("bash", ["-a", "amd64", "-m", server.url], destdir=tmp_path / "dest",
                          tmpdir=tmp_path / "tmp", env={"PATH": path_without(tmp_path, "curl")})
     assert result.returncode == ExitCode.RESOLUTION, result.stderr
     assert "not found" in result.stderr
 
 
 def test_no_downloader_is_a_missing_tool(published, tmp_path: Path) -> None:
-    result = run_get("bash", ["-a", "amd64", "-u", published.plain.as_uri(), "-t", TAG], destdir=tmp_path / "dest",
+    result = run_get("bash", ["-a", "amd64", "-m", published.plain.as_uri(), "-t", TAG], destdir=tmp_path / "dest",
                      tmpdir=tmp_path / "tmp", env={"PATH": path_without(tmp_path, "curl", "wget")})
     assert result.returncode == ExitCode.MISSING_TOOL
     assert "curl" in result.stderr and "wget" in result.stderr
@@ -65,6 +66,6 @@ def test_no_downloader_is_a_missing_tool(published, tmp_path: Path) -> None:
 
 def test_sha256_falls_back_to_openssl(published, tmp_path: Path) -> None:
     dest = tmp_path / "dest"
-    result = run_get("bash", ["-a", "amd64", "-u", published.plain.as_uri(), "-t", TAG], destdir=dest,
+    result = run_get("bash", ["-a", "amd64", "-m", published.plain.as_uri(), "-t", TAG], destdir=dest,
                      tmpdir=tmp_path / "tmp", env={"PATH": path_without(tmp_path, "sha256sum", "shasum")})
     assert result.returncode == 0, result.stderr

@@ -43,12 +43,15 @@ def test_read_marker(data: bytes, name: str, expected: str | None) -> None:
 
 
 def test_marker_or_revision() -> None:
-    assert marker_or_revision(None) == ("latest-main.txt", None)
-    assert marker_or_revision("v1.21") == ("latest-1.21.txt", None)
+    assert marker_or_revision(None) == (("latest-bundle-main.txt", "latest-main.txt"), None)
+    assert marker_or_revision("v1.21") == (("latest-1.21.txt", None), None)
+    assert marker_or_revision("release-1.36") == (("latest-bundle-release-1.36.txt", "latest-release-1.36.txt"),
+                                                  None)
     assert marker_or_revision("1.21.0") == (None, "v1.21.0")
-    with pytest.raises(CrioError) as info:
-        marker_or_revision("0123abc")
-    assert info.value.exit_code == ExitCode.USAGE
+    for bad in ("0123abc", "release-x", "release-1.36.0", "main"):
+        with pytest.raises(CrioError) as info:
+            marker_or_revision(bad)
+        assert info.value.exit_code == ExitCode.USAGE, bad
 
 
 def test_signature_policy_fails_closed(tmp_path: Path) -> None:

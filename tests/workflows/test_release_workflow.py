@@ -174,7 +174,7 @@ def test_release_workflow_steps_run_locally_and_get_installs_the_result(tmp_path
 
     # The published result installs with scripts/get, signature checked with the test key.
     destdir = tmp_path / "root"
-    done = run_get("bash", ["-u", bucket.as_uri(), "-t", REV, "-a", "amd64", "-k", str(tmp_path / "pub.pem")],
+    done = run_get("bash", ["-m", bucket.as_uri(), "-t", REV, "-a", "amd64", "-k", str(tmp_path / "pub.pem")],
                    destdir=destdir, tmpdir=tmp_path / "tmp")
     assert done.returncode == 0, done.stdout + done.stderr
     assert (destdir / "usr" / "local" / "bin" / "crio-status").is_file()

@@ -34,7 +34,6 @@ from crio.artifacts import (
     manifest_name,
     manifest_signature_name,
     marker_signature_name,
-    markers_for,
     publish_markers_for,
 )
 from crio.errors import CrioError, ExitCode
@@ -292,8 +291,8 @@ def publish_revision(bucket_url: str, revision: Revision, directory: Path, *, br
     moves = publish_markers_for(revision, branch)
     with ThreadPoolExecutor(max_workers=max(1, len(moves))) as pool:  # refuses to guess before any write
         plans = list(pool.map(lambda move: plan_marker(storage, move, revision, repo), moves))
-    # Our markers are signed (installers verify them); upstream's latest-bundle-* are read unsigned.
-    signed_markers = [m.marker for m in markers_for(revision, branch)]
+    # Every marker is signed, upstream's latest-bundle-* too: the installers read those first.
+    signed_markers = [m.marker for m in moves]
     full_set = set(expected) <= set(local_archs)
     if full_set:  # a runner's part is checked when it completes the set (its manifest is merged, not its own)
         manifest_sig = Path(directory) / manifest_signature_name(revision)

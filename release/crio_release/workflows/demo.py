@@ -218,7 +218,7 @@ def _install_run_uninstall(step: _Steps, get_script: Path, revision: Revision, p
     report, destdir = step.report, step.report.destdir
     with _read_url(report.bucket, open_bucket(report.bucket).public_base_url) as url:
         report.served_from = url
-        step("install", lambda: _run_get(get_script, ["-u", url, "-t", str(revision), "-k", str(public_key)],
+        step("install", lambda: _run_get(get_script, ["-m", url, "-t", str(revision), "-k", str(public_key)],
                                          destdir, step.say))
     report.installed_files = _tree(destdir)
     tool = destdir / "usr" / "local" / "bin" / "crio-status"
