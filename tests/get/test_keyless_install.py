@@ -409,3 +409,32 @@ def test_public_good_bundle_verifies_through_the_installer(installer: str, tmp_p
 def test_bash_takes_the_openssl_path_when_cosign_is_absent(tmp_path: Path) -> None:
     """The PATH the bash cases run with has no cosign (else they would test cosign, not openssl)."""
     assert shutil.which("cosign", path=no_cosign_path()) is None
+
+
+@pytest.mark.parametrize(("args", "policy"), [
+    ([], f"identity {UPSTREAM_IDENTITY}, issuer {GITHUB_ISSUER}, repository {UPSTREAM_REPO}"),
+    (["--certificate-identity-regexp", "https://x/.*", "--certificate-oidc-issuer", GITHUB_ISSUER],
+     f"identity /https://x/.*/, issuer {GITHUB_ISSUER}"),
+])
+def test_dry_run_names_the_same_policy_in_both_installers(args: list[str], policy: str, tmp_path: Path) -> None:
+    lines = {}
+    for installer in INSTALLERS:
+        result = install(installer, tmp_path / installer, "http://127.0.0.1:9", ["-n", *args])
+        assert result.returncode == 0, result.stderr
+        lines[installer] = [line for line in result.stdout.splitlines() if line.startswith("signature:")]
+    name = tarball_name(ARCH, REV)
+    assert lines["bash"] == lines["python"] == [
+        f"signature: keyless, http://127.0.0.1:9/artifacts/{name}.bundle or .sig + .cert, required: {policy}"]
+
+
+def test_bash_copies_of_the_keyless_facts_match_crio() -> None:
+    """scripts/get spells upstream's signer, the suffixes and the ways out as crio/ does."""
+    from crio.keyless.policy import GITHUB_ACTIONS_ISSUER
+    from crio_installer.keyless import WAY_OUT
+
+    text = (Path(__file__).resolve().parents[2] / "scripts" / "get").read_text()
+    facts = {"UPSTREAM_IDENTITY": UPSTREAM_IDENTITY, "GITHUB_ACTIONS_ISSUER": GITHUB_ACTIONS_ISSUER,
+             "UPSTREAM_REPOSITORY": UPSTREAM_REPO, "SIGSTORE_BUNDLE_SUFFIX": SIGSTORE_BUNDLE_SUFFIX,
+             "CERTIFICATE_SUFFIX": CERTIFICATE_SUFFIX, "WAY_OUT": WAY_OUT}
+    for variable, value in facts.items():
+        assert f'readonly {variable}="{value}"\n' in text, variable
