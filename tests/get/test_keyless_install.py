@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from crio_installer.keyless import WAY_OUT
 from helpers.bundles import make_embedded_bundles
 from helpers.get_fixtures import INSTALLERS, lay_out_bucket, run_get, write_bundle
 from helpers.http_server import FaultServer
@@ -39,7 +40,7 @@ from crio.artifacts import (
 )
 from crio.checksums import format_sha256sum
 from crio.downgrade import installed_state
-from crio.keyless.policy import UPSTREAM_IDENTITY
+from crio.keyless.policy import GITHUB_ACTIONS_ISSUER, UPSTREAM_IDENTITY
 from crio.signing import generate_keypair, sign_file
 
 #: Flip when H3's openssl-only keyless_verify_openssl replaces the placeholder in scripts/get.
@@ -429,9 +430,6 @@ def test_dry_run_names_the_same_policy_in_both_installers(args: list[str], polic
 
 def test_bash_copies_of_the_keyless_facts_match_crio() -> None:
     """scripts/get spells upstream's signer, the suffixes and the ways out as crio/ does."""
-    from crio.keyless.policy import GITHUB_ACTIONS_ISSUER
-    from crio_installer.keyless import WAY_OUT
-
     text = (Path(__file__).resolve().parents[2] / "scripts" / "get").read_text()
     facts = {"UPSTREAM_IDENTITY": UPSTREAM_IDENTITY, "GITHUB_ACTIONS_ISSUER": GITHUB_ACTIONS_ISSUER,
              "UPSTREAM_REPOSITORY": UPSTREAM_REPO, "SIGSTORE_BUNDLE_SUFFIX": SIGSTORE_BUNDLE_SUFFIX,
