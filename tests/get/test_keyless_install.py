@@ -8,7 +8,8 @@ fact (who signed, which issuer, when, which log body, which root, which bytes).
 scripts/get runs with cosign absent from PATH, so it takes its openssl path (keyless_verify_openssl).
 Until that verifier is merged the function is a placeholder that refuses (exit 6, naming cosign and
 crio-get): with BASH_OPENSSL_KEYLESS = False the bash cases that reach a keyless verification expect
-that refusal; flipping it to True makes them expect exactly crio-get's outcome.
+that refusal; flipping it to True makes them expect exactly crio-get's outcome. The cosign path is run
+with a stand-in (tests/helpers/cosign_standin.py): it shows what scripts/get hands cosign, not cosign itself.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 from crio_installer.keyless import WAY_OUT
 from helpers.bundles import make_embedded_bundles
+from helpers.cosign_standin import install_standin
 from helpers.get_fixtures import INSTALLERS, lay_out_bucket, run_get, write_bundle
 from helpers.http_server import FaultServer
 from helpers.sigstore_instance import GITHUB_ISSUER, LocalSigstore, Signed
@@ -436,3 +438,48 @@ def test_bash_copies_of_the_keyless_facts_match_crio() -> None:
              "CERTIFICATE_SUFFIX": CERTIFICATE_SUFFIX, "WAY_OUT": WAY_OUT}
     for variable, value in facts.items():
         assert f'readonly {variable}="{value}"\n' in text, variable
+
+
+# scripts/get's cosign path, with a stand-in (tests/helpers/cosign_standin.py) --------------------
+
+
+@pytest.mark.parametrize(("case", "code"), [("bundle", 0), ("cosign-bundle", 0), ("wrong identity", 6),
+                                            ("regexp", 0), ("sig+cert", 6), ("provenance other digest", 6)])
+def test_bash_cosign_path_passes_the_policy_and_obeys_the_answer(case: str, code: int, instance: LocalSigstore,
+                                                                  root_file: Path, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    install_standin(bin_dir)
+    bucket = Bucket(tmp_path / "bucket")
+    identity = OTHER if case == "wrong identity" else UPSTREAM_IDENTITY
+    shape = case if case in ("cosign-bundle", "sig+cert") else "bundle"
+    signed = upstream(instance, bucket.data, identity=identity)
+    bucket.publish(signed, shape)
+    if case == "provenance other digest":
+        bucket.provenance(instance, {bucket.name: "0" * 64})
+    policy = (["--certificate-identity-regexp", r"https://github\.com/cri-o/packaging/.*", "--certificate-oidc-issuer",
+               GITHUB_ISSUER] if case == "regexp" else [])
+    with FaultServer(bucket.root) as server:
+        result = run_get("bash", ["-a", ARCH, "-u", server.url, "-t", REV, "--trusted-root", str(root_file), *policy],
+                         destdir=tmp_path / "root", tmpdir=tmp_path / "tmp",
+                         env={"PATH": f"{bin_dir}{os.pathsep}{no_cosign_path()}"}, signatures=True)
+    assert result.returncode == code, result.stderr
+    calls = [json.loads(line) for line in (bin_dir / "cosign.log").read_text().splitlines()]
+    tarball_call = calls[0]
+    assert tarball_call[:2] == ["verify-blob", "--offline=true"]
+    assert tarball_call[-2] == "--" and tarball_call[-1].endswith("/" + bucket.name)
+    assert tarball_call[tarball_call.index("--trusted-root") + 1] == str(root_file)
+    if case == "regexp":
+        assert tarball_call[tarball_call.index("--certificate-identity-regexp") + 1] == \
+            r"^(https://github\.com/cri-o/packaging/.*)$"
+    else:
+        assert tarball_call[tarball_call.index("--certificate-identity") + 1] == UPSTREAM_IDENTITY
+        assert tarball_call[tarball_call.index("--certificate-github-workflow-repository") + 1] == UPSTREAM_REPO
+    assert ("--signature" in tarball_call) == (case == "sig+cert")
+    if code == 0:
+        assert f"keyless signature verified: {bucket.name} signed by" in result.stderr
+        assert f" at {signed.integrated_time}\n" in result.stderr   # the log time, read back from the bundle
+        assert (tmp_path / "root/usr/local/bin/crio").is_file()
+    elif case == "provenance other digest":
+        assert len(calls) == 2 and "has sha256 " + "0" * 64 in result.stderr
+    else:
+        assert "does not verify (cosign)" in result.stderr
