@@ -444,7 +444,9 @@ def test_bash_copies_of_the_keyless_facts_match_crio() -> None:
 
 
 @pytest.mark.parametrize(("case", "code"), [("bundle", 0), ("cosign-bundle", 0), ("wrong identity", 6),
-                                            ("regexp", 0), ("sig+cert", 6), ("provenance other digest", 6)])
+                                            ("regexp", 0), ("sig+cert", 6), ("provenance subject", 0),
+                                            ("provenance other digest", 6), ("provenance not a subject", 6),
+                                            ("download", 0)])
 def test_bash_cosign_path_passes_the_policy_and_obeys_the_answer(case: str, code: int, instance: LocalSigstore,
                                                                   root_file: Path, tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
@@ -454,12 +456,20 @@ def test_bash_cosign_path_passes_the_policy_and_obeys_the_answer(case: str, code
     shape = case if case in ("cosign-bundle", "sig+cert") else "bundle"
     signed = upstream(instance, bucket.data, identity=identity)
     bucket.publish(signed, shape)
-    if case == "provenance other digest":
-        bucket.provenance(instance, {bucket.name: "0" * 64})
+    digest = hashlib.sha256(bucket.data).hexdigest()
+    # Other subjects around it, one with the tarball's digest under another name (only the name counts).
+    subjects = {"provenance subject": {bucket.name: digest}, "download": {bucket.name: digest},
+                "provenance other digest": {bucket.name: "0" * 64},
+                "provenance not a subject": {f"x{bucket.name}": digest}}.get(case)
+    if subjects is not None:
+        bucket.provenance(instance, {tarball_name("arm64", REV): "1" * 64, **subjects, "z.spdx": "2" * 64})
+    saved = tmp_path / "saved"
+    extra = ["-d", str(saved)] if case == "download" else []
     policy = (["--certificate-identity-regexp", r"https://github\.com/cri-o/packaging/.*", "--certificate-oidc-issuer",
                GITHUB_ISSUER] if case == "regexp" else [])
     with FaultServer(bucket.root) as server:
-        result = run_get("bash", ["-a", ARCH, "-u", server.url, "-t", REV, "--trusted-root", str(root_file), *policy],
+        result = run_get("bash", ["-a", ARCH, "-u", server.url, "-t", REV, "--trusted-root", str(root_file), *policy,
+                                  *extra],
                          destdir=tmp_path / "root", tmpdir=tmp_path / "tmp",
                          env={"PATH": f"{bin_dir}{os.pathsep}{no_cosign_path()}"}, signatures=True)
     assert result.returncode == code, result.stderr
@@ -478,8 +488,16 @@ def test_bash_cosign_path_passes_the_policy_and_obeys_the_answer(case: str, code
     if code == 0:
         assert f"keyless signature verified: {bucket.name} signed by" in result.stderr
         assert f" at {signed.integrated_time}\n" in result.stderr   # the log time, read back from the bundle
-        assert (tmp_path / "root/usr/local/bin/crio").is_file()
+        if case == "download":
+            assert sorted(p.name for p in saved.iterdir()) == sorted([
+                bucket.name, bucket.name + ".sha256sum", bucket.name + SIGSTORE_BUNDLE_SUFFIX, provenance_name(REV),
+                provenance_bundle_name(REV)])
+        else:
+            assert (tmp_path / "root/usr/local/bin/crio").is_file()
+        assert len(calls) == (1 if subjects is None else 2)
     elif case == "provenance other digest":
         assert len(calls) == 2 and "has sha256 " + "0" * 64 in result.stderr
+    elif case == "provenance not a subject":
+        assert len(calls) == 2 and f"does not name {bucket.name} among its subjects" in result.stderr
     else:
         assert "does not verify (cosign)" in result.stderr
