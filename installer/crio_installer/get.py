@@ -29,15 +29,18 @@ from crio.arch import ARCHITECTURES, normalize_arch
 from crio.artifacts import (
     BUNDLE_INSTALL_SCRIPT,
     BUNDLE_TOP,
+    CERTIFICATE_SUFFIX,
     CHECKSUM_SUFFIX,
     INSTALL_RECORD,
     INSTALL_VARIABLES,
     SIGNATURE_SUFFIX,
+    SIGSTORE_BUNDLE_SUFFIX,
     parse_tarball_name,
 )
 from crio.downgrade import InstalledState
 from crio.download import Fetcher, NotFound, RetryPolicy
 from crio.errors import CrioError, ExitCode
+from crio.keyless.policy import IdentityPolicy
 from crio.marker import read_marker
 from crio.paths import check_destdir, check_install_environment
 from crio.urls import file_url_path, redact
@@ -90,7 +93,7 @@ class Request:
     policy: RetryPolicy
     max_bytes: int
     key: Path | None
-    keyless_policy: keyless.IdentityPolicy | None   # None: -k or the skip flag decides
+    keyless_policy: IdentityPolicy | None   # None: -k or the skip flag decides
 
     @classmethod
     def from_environment(cls, options: Options) -> Request:
@@ -245,8 +248,8 @@ def _print_plan(plan: resolve.Plan, request: Request, print_line: Callable[[str]
     out(f"tarball: {plan.tarball_url}")
     out(f"checksum: {plan.checksum_url}")
     if request.keyless_policy is not None:
-        out(f"signature: keyless, {plan.tarball_url}{keyless.SIGSTORE_BUNDLE_SUFFIX} or {keyless.SIGNATURE_SUFFIX} + "
-            f"{keyless.CERTIFICATE_SUFFIX}, required: {request.keyless_policy.describe()}")
+        out(f"signature: keyless, {plan.tarball_url}{SIGSTORE_BUNDLE_SUFFIX} or {SIGNATURE_SUFFIX} + "
+            f"{CERTIFICATE_SUFFIX}, required: {request.keyless_policy.describe()}")
     else:
         out(f"signature: {plan.signature_url} (verified when published{skipped})")
     out(f"revision manifest: {binding.manifest_url(plan)} ("
