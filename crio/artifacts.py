@@ -32,6 +32,8 @@ CHECKSUM_SUFFIX = ".sha256sum"
 SIGNATURE_SUFFIX = ".sig"
 #: A Sigstore bundle (keyless signature with its certificate and log evidence), as cosign v3 writes it.
 SIGSTORE_BUNDLE_SUFFIX = ".bundle"
+#: cosign's `--output-certificate` beside a keyless `.sig` (older upstream revisions).
+CERTIFICATE_SUFFIX = ".cert"
 SBOM_SUFFIX = ".spdx"
 
 #: Content types and cache policy of everything the publisher writes.
@@ -99,6 +101,16 @@ def sbom_signature_name(arch: str, revision: Revision | str) -> str:
 def bundle_name(arch: str, revision: Revision | str) -> str:
     """`….tar.gz.bundle`: the Sigstore bundle (keyless signature) of the tarball, as cosign v3 writes it."""
     return tarball_name(arch, revision) + SIGSTORE_BUNDLE_SUFFIX
+
+
+def certificate_name(arch: str, revision: Revision | str) -> str:
+    """`….tar.gz.cert`: the signing certificate beside a keyless `.sig` (upstream's older revisions)."""
+    return tarball_name(arch, revision) + CERTIFICATE_SUFFIX
+
+
+def provenance_bundle_name(revision: Revision | str) -> str:
+    """`cri-o.<rev>.provenance.json.bundle`: the provenance statement's keyless signature."""
+    return provenance_name(revision) + SIGSTORE_BUNDLE_SUFFIX
 
 
 def sbom_bundle_name(arch: str, revision: Revision | str) -> str:

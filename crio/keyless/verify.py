@@ -39,6 +39,11 @@ class KeylessResult:
     signed_at: datetime
     log_index: int | None
 
+    @property
+    def log_time(self) -> int:
+        """The verified time of the signature in unix seconds (the installers' downgrade rule compares it)."""
+        return int(self.signed_at.timestamp())
+
     def line(self) -> str:
         when = self.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         return f"{self.artifact}: signed by {self.identity} ({self.issuer}) at {when}, {self.shape}"
@@ -49,10 +54,13 @@ def _fail(artifact: Path, reason: str) -> CrioError:
                      ExitCode.VERIFICATION)
 
 
-def _hashed(artifact: Path):
+def _hashed(artifact: Path, digest: bytes | None = None):
+    """The artifact's sha256; `digest` when the caller hashed the bytes already (a streamed download)."""
     from sigstore.hashes import Hashed
     from sigstore_models.common.v1 import HashAlgorithm
 
+    if digest is not None:
+        return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=digest)
     try:
         return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=sha256_digest(artifact))
     except OSError as exc:
@@ -71,12 +79,15 @@ def parse_json(data: bytes, what: str) -> dict:
 
 
 def verify_bundle(artifact: Path, bundle: bytes, policy: IdentityPolicy, *,
-                  trusted_root: TrustedRoot | None = None) -> KeylessResult:
-    """Verify `artifact` against a `.bundle` file's bytes: a Sigstore bundle or an older cosign bundle."""
+                  trusted_root: TrustedRoot | None = None, digest: bytes | None = None) -> KeylessResult:
+    """Verify `artifact` against a `.bundle` file's bytes: a Sigstore bundle or an older cosign bundle.
+
+    With `digest` (the artifact's sha256), `artifact` only names it and is not read.
+    """
     data = parse_json(bundle, f"the signature bundle of {artifact.name}")
     root = trusted_root if trusted_root is not None else load_trusted_root()
     if "mediaType" in data:
-        return _verify_sigstore_bundle(artifact, bundle, policy, root)
+        return _verify_sigstore_bundle(artifact, bundle, policy, root, digest)
     if "rekorBundle" in data and "base64Signature" in data and "cert" in data:
         from crio.keyless.legacy import verify_legacy
 
@@ -84,14 +95,15 @@ def verify_bundle(artifact: Path, bundle: bytes, policy: IdentityPolicy, *,
             signature = base64.b64decode(data["base64Signature"], validate=True)
         except (ValueError, TypeError):
             raise _fail(artifact, "base64Signature is not base64") from None
-        return verify_legacy(artifact, _hashed(artifact), signature, str(data["cert"]).encode(),
+        return verify_legacy(artifact, _hashed(artifact, digest), signature, str(data["cert"]).encode(),
                              data["rekorBundle"], policy, root, SHAPE_COSIGN_BUNDLE)
     raise _fail(artifact, "the bundle is neither a Sigstore bundle (mediaType) nor a cosign bundle "
                           "(base64Signature, cert, rekorBundle)")
 
 
 def verify_detached(artifact: Path, signature: bytes, certificate: bytes, rekor_bundle: bytes | None,
-                    policy: IdentityPolicy, *, trusted_root: TrustedRoot | None = None) -> KeylessResult:
+                    policy: IdentityPolicy, *, trusted_root: TrustedRoot | None = None,
+                    digest: bytes | None = None) -> KeylessResult:
     """Verify a `.sig` + `.cert` pair; offline this needs the Rekor bundle that proves the log entry."""
     if rekor_bundle is None:
         raise _fail(artifact, "a .sig + .cert pair carries no transparency-log evidence; verifying it needs "
@@ -106,12 +118,12 @@ def verify_detached(artifact: Path, signature: bytes, certificate: bytes, rekor_
     from crio.keyless.legacy import verify_legacy
 
     root = trusted_root if trusted_root is not None else load_trusted_root()
-    return verify_legacy(artifact, _hashed(artifact), raw_signature, certificate, data, policy, root,
+    return verify_legacy(artifact, _hashed(artifact, digest), raw_signature, certificate, data, policy, root,
                          SHAPE_DETACHED)
 
 
 def _verify_sigstore_bundle(artifact: Path, raw: bytes, policy: IdentityPolicy,
-                            root: TrustedRoot) -> KeylessResult:
+                            root: TrustedRoot, digest: bytes | None = None) -> KeylessResult:
     from sigstore.errors import Error as SigstoreError
     from sigstore.models import Bundle
     from sigstore.verify import Verifier
@@ -121,7 +133,7 @@ def _verify_sigstore_bundle(artifact: Path, raw: bytes, policy: IdentityPolicy,
     except (SigstoreError, ValueError) as exc:
         raise _fail(artifact, f"malformed Sigstore bundle: {exc}") from None
     try:
-        Verifier(trusted_root=root).verify_artifact(_hashed(artifact), bundle, policy.sigstore_policy())
+        Verifier(trusted_root=root).verify_artifact(_hashed(artifact, digest), bundle, policy.sigstore_policy())
     except (SigstoreError, ValueError) as exc:
         raise _fail(artifact, str(exc)) from None
     entry = bundle.log_entry._inner

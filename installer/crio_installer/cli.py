@@ -10,6 +10,7 @@ import click
 
 from crio.cli import run_main
 from crio.errors import INSTALLER_CODES, CrioError, exit_code_help
+from crio.keyless.policy import GITHUB_ACTIONS_ISSUER, UPSTREAM_IDENTITY
 from crio.urls import redact
 from crio_installer.get import Options, run
 
@@ -19,8 +20,14 @@ EXIT_CODES = exit_code_help(INSTALLER_CODES)
 @click.command(
     name="crio-get",
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog="\b\nVerification: the sha256 is always checked; a published .sig needs -k (or the skip flag),\n"
-    "and -k needs a published .sig. With -k, the signed revision manifest must name the revision,\n"
+    epilog="\b\nVerification: the sha256 is always checked, and a signature is required. Without -k and\n"
+    "without --certificate-* flags the tarball's keyless signature (NAME.bundle, else NAME.sig +\n"
+    "NAME.cert) must be upstream's: identity " + UPSTREAM_IDENTITY + ",\n"
+    "issuer " + GITHUB_ACTIONS_ISSUER + ", repository cri-o/packaging; a published\n"
+    "cri-o.<rev>.provenance.json must be signed the same and name the tarball with its sha256.\n"
+    "-k KEY or the --certificate-* flags replace that policy; --insecure-skip-signature-verification\n"
+    "skips signatures (never the sha256). With -k a published .sig is required; the signed\n"
+    "revision manifest must name the revision,\n"
     "arch, tarball and sha256, the bundle's manifest.json the same revision and arch, and a marker\n"
     "read must be signed for its channel, not older than the installed revision's.\n"
     "Through a marker, an older revision than the installed one is refused (exit 17)\n"
@@ -45,6 +52,13 @@ EXIT_CODES = exit_code_help(INSTALLER_CODES)
 @click.option("-k", "--key", type=click.Path(path_type=Path), help="trusted public key (PEM) for .sig files")
 @click.option("--insecure-skip-signature-verification", "skip_signature", is_flag=True,
               help="do not verify signatures (the sha256 is always checked)")
+@click.option("--certificate-identity", help="keyless: the signer's exact certificate identity")
+@click.option("--certificate-identity-regexp", help="keyless: a regular expression the whole identity matches")
+@click.option("--certificate-oidc-issuer", help="keyless: the OIDC issuer of the signer's certificate")
+@click.option("--certificate-github-workflow-repository", help="keyless: the GitHub repository (OWNER/REPO) "
+              "whose workflow signed")
+@click.option("--trusted-root", type=click.Path(path_type=Path),
+              help="keyless: trusted_root.json of another Sigstore instance (default: public-good, embedded)")
 @click.option("--allow-downgrade", is_flag=True,
               help="install what the marker names even if it is older than the installed revision")
 @click.option("--verify", is_flag=True,

@@ -30,18 +30,21 @@ from crio.arch import ARCHITECTURES, normalize_arch
 from crio.artifacts import (
     BUNDLE_INSTALL_SCRIPT,
     BUNDLE_TOP,
+    CERTIFICATE_SUFFIX,
     CHECKSUM_SUFFIX,
     INSTALL_RECORD,
     INSTALL_VARIABLES,
     SIGNATURE_SUFFIX,
+    SIGSTORE_BUNDLE_SUFFIX,
     parse_tarball_name,
 )
 from crio.downgrade import InstalledState
 from crio.download import Fetcher, NotFound, RetryPolicy
 from crio.errors import CrioError, ExitCode
+from crio.keyless.policy import IdentityPolicy
 from crio.paths import check_destdir, check_install_environment
 from crio.urls import file_url_path, redact
-from crio_installer import binding, channel, resolve, transaction, verify
+from crio_installer import binding, channel, keyless, resolve, transaction, verify
 from crio_installer.extract import StreamingExtractor, max_bytes_from_env
 from crio_installer.lock import lock_timeout_from_env
 
@@ -63,6 +66,17 @@ class Options:
     strict: bool = False
     as_json: bool = False
     status: bool = False        # --status [--json]
+    certificate_identity: str | None = None
+    certificate_identity_regexp: str | None = None
+    certificate_oidc_issuer: str | None = None
+    certificate_github_workflow_repository: str | None = None
+    trusted_root: Path | None = None
+
+    @property
+    def keyless_flags(self) -> keyless.KeylessFlags:
+        return keyless.KeylessFlags(self.certificate_identity, self.certificate_identity_regexp,
+                                    self.certificate_oidc_issuer, self.certificate_github_workflow_repository,
+                                    self.trusted_root)
 
 
 def say(message: str) -> None:
@@ -83,6 +97,7 @@ class Request:
     policy: RetryPolicy
     max_bytes: int
     key: Path | None
+    keyless_policy: IdentityPolicy | None   # None: -k or the skip flag decides
 
     @classmethod
     def from_environment(cls, options: Options) -> Request:
@@ -95,7 +110,8 @@ class Request:
         key = options.key
         if key is None and os.environ.get("CRIO_VERIFY_KEY"):
             key = Path(os.environ["CRIO_VERIFY_KEY"])
-        return cls(options, destdir, policy, max_bytes, key)
+        keyless_policy = keyless.choose_policy(options.keyless_flags, key is not None, options.skip_signature)
+        return cls(options, destdir, policy, max_bytes, key, keyless_policy)
 
     @property
     def key_in_use(self) -> Path | None:
@@ -106,6 +122,11 @@ class Request:
     def installed(self) -> InstalledState:
         """What the install record below DESTDIR says is installed (marker replay and downgrade checks)."""
         return binding.installed_state_at(transaction.state_dir(self.destdir))
+
+    @cached_property
+    def trusted_root(self):  # -> sigstore.models.TrustedRoot
+        """The keyless root of trust: --trusted-root FILE, else the embedded public-good one."""
+        return keyless.load_root(self.options.keyless_flags)
 
     @property
     def installs(self) -> bool:
@@ -240,6 +261,8 @@ def _check_environment(request: Request) -> None:
     key = request.key
     if key is not None and not request.options.skip_signature and not os.access(key, os.R_OK):
         raise CrioError(f"cannot read the verification key '{key}'", ExitCode.USAGE)
+    if request.keyless_policy is not None and request.options.trusted_root is not None:
+        _ = request.trusted_root   # an unreadable or malformed --trusted-root is a usage error before downloading
     if request.installs and shutil.which("bash") is None:
         raise CrioError("required tool 'bash' not found (the bundle's install script needs it)",
                         ExitCode.MISSING_TOOL)
@@ -258,7 +281,11 @@ def _print_plan(plan: resolve.Plan, request: Request, print_line: Callable[[str]
     out(f"architecture: {plan.arch}")
     out(f"tarball: {plan.tarball_url}")
     out(f"checksum: {plan.checksum_url}")
-    out(f"signature: {plan.signature_url} (verified when published{skipped})")
+    if request.keyless_policy is not None:
+        out(f"signature: keyless, {plan.tarball_url}{SIGSTORE_BUNDLE_SUFFIX} or {SIGNATURE_SUFFIX} + "
+            f"{CERTIFICATE_SUFFIX}, required: {request.keyless_policy.describe()}")
+    else:
+        out(f"signature: {plan.signature_url} (verified when published{skipped})")
     out(f"revision manifest: {binding.manifest_url(plan)} ("
         + ("must be published and signed)" if request.key_in_use else "cross-checked when published)"))
     if plan.marker_published is not None:
@@ -295,12 +322,19 @@ def fetch_verified(plan: resolve.Plan, request: Request, fetcher: Fetcher, work:
     options = request.options
     name = plan.tarball_name
     checksum = _read_published(fetcher, plan, plan.checksum_url)
-    signature = _read_optional(fetcher, plan.signature_url)
-    check_sig = verify.signature_policy(signature is not None, request.key, options.skip_signature, name,
-                                        plan.signature_url)
-    expected = verify.expected_digest(checksum, name)
+    keyless_time, kept = None, {}
+    if request.keyless_policy is not None:
+        signature, check_sig = None, False
+        expected = verify.expected_digest(checksum, name)
+        keyless_time, kept = keyless.verify_keyless(fetcher, plan.tarball_url, plan.revision, name, expected,
+                                                    request.keyless_policy, request.trusted_root, say)
+    else:
+        signature = _read_optional(fetcher, plan.signature_url)
+        check_sig = verify.signature_policy(signature is not None, request.key, options.skip_signature, name,
+                                            plan.signature_url)
+        expected = verify.expected_digest(checksum, name)
     bound, manifest, manifest_sig = binding.fetch_binding(fetcher, plan, request.key_in_use, expected, say)
-    build_time = bound.build_time if bound is not None else None
+    build_time = keyless_time if keyless_time is not None else (bound.build_time if bound is not None else None)
     if request.installs:
         binding.check_downgrade(plan, request.installed, build_time, options.allow_downgrade, say)
     say(f"downloading {plan.tarball_url}")
@@ -312,7 +346,8 @@ def fetch_verified(plan: resolve.Plan, request: Request, fetcher: Fetcher, work:
         digest = _stream_tarball(fetcher, plan, sink, extractor)
         verify.check_digest(digest.hexdigest(), expected, name)
         say("sha256 verified")
-        _verify_signature(digest.digest(), signature if check_sig else None, request, name)
+        if request.keyless_policy is None:
+            _verify_signature(digest.digest(), signature if check_sig else None, request, name)
         manifest_checked = False
         if extractor is not None:
             extractor.finish()
@@ -328,7 +363,7 @@ def fetch_verified(plan: resolve.Plan, request: Request, fetcher: Fetcher, work:
         raise
     if options.download_dir is not None:
         assert partial is not None
-        _save_download(options.download_dir, partial, name, checksum, signature)
+        _save_download(options.download_dir, partial, name, checksum, signature, kept)
         binding.save_revision_manifest(options.download_dir, plan.revision, manifest, manifest_sig)
     return VerifiedBundle(work / "staging", digest.hexdigest(), manifest_checked,
                           {**binding.record_meta(plan, build_time, options.file is not None),
@@ -413,10 +448,14 @@ def _exclusive_temp(directory: Path, prefix: str, suffix: str) -> tuple[BinaryIO
     return open(fd, "wb"), Path(name)
 
 
-def _save_download(directory: Path, partial: Path, name: str, checksum: bytes, signature: bytes | None) -> None:
-    """Rename the verified tarball, then each side file written the same way, over NAME: a link there is replaced."""
+def _save_download(directory: Path, partial: Path, name: str, checksum: bytes, signature: bytes | None,
+                   kept: dict[str, bytes]) -> None:
+    """Rename the verified tarball, then each side file written the same way, over NAME: a link there is replaced.
+
+    `kept`: the keyless evidence (and provenance), so `-f` verifies the same offline later.
+    """
     partial.replace(directory / name)
-    side_files = [(name + CHECKSUM_SUFFIX, checksum)]
+    side_files = [(name + CHECKSUM_SUFFIX, checksum), *kept.items()]
     if signature is not None:
         side_files.append((name + SIGNATURE_SUFFIX, signature))
     for target, data in side_files:

@@ -456,7 +456,7 @@ def test_without_a_key_nothing_unchecked_is_called_verified(installer: str, worl
     result = get(installer, mirror, tmp_path, "-t", NEW)
     assert result.returncode == 0, result.stderr
     assert "WARNING: no revision manifest is published for v1.21.1" in result.stderr
-    assert "WARNING: no signature is published" in result.stderr
+    assert "WARNING: signature verification SKIPPED" in result.stderr   # signatures are required by default
     assert "signature verified" not in result.stderr and "verified by sha256" not in result.stderr
 
 

@@ -33,6 +33,7 @@ from helpers.get_fixtures import (
     lay_out_bucket,
     run_get,
     snapshot,
+    unsigned_unless_said,
     write_side_files,
     write_tarball,
 )
@@ -133,7 +134,7 @@ class Background:
         self.err: IO[str] = open(self.err_path, "w")
         full = {"PATH": os.environ["PATH"], "HOME": str(tmp), "TMPDIR": str(tmp), "DESTDIR": str(dest),
                 "CRIO_GET_RETRY_DELAY": "0", **env}
-        self.proc = subprocess.Popen([*installer_command(installer), *args], env=full, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([*installer_command(installer), *unsigned_unless_said(args, env)], env=full, stdout=subprocess.DEVNULL,
                                      stderr=self.err, text=True, start_new_session=True)
 
     def stderr(self) -> str:

@@ -14,6 +14,7 @@ from helpers.get_fixtures import (
     CRIO_GET,
     GET_SCRIPT,
     INSTALLERS,
+    SKIP_SIGNATURES,
     copy_bucket,
     lay_out_bucket,
     run_get,
@@ -137,7 +138,8 @@ def test_uninstall_without_a_record_fails(installer: str, tmp_path: Path) -> Non
 def test_curl_pipe_bash_installs_into_destdir(published, tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     env = {"PATH": os.environ["PATH"], "DESTDIR": str(dest), "TMPDIR": str(tmp_path)}
-    command = (f"curl -fsSL {GET_SCRIPT.as_uri()} | bash -s -- -a amd64 -m {published.plain.as_uri()} -t {TAG}")
+    command = (f"curl -fsSL {GET_SCRIPT.as_uri()} | bash -s -- -a amd64 -m {published.plain.as_uri()} -t {TAG} "
+               f"{SKIP_SIGNATURES}")
     result = subprocess.run(["bash", "-o", "pipefail", "-c", command], env=env, capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0, result.stderr
@@ -206,7 +208,7 @@ def test_sigterm_during_install_restores_previous_installation(installer: str, f
     before = snapshot(dest)
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "TMPDIR": str(tmp), "DESTDIR": str(dest)}
     command = ["bash", str(GET_SCRIPT)] if installer == "bash" else [str(CRIO_GET)]
-    proc = subprocess.Popen([*command, *base, "-t", "v1.0.4"], env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*command, SKIP_SIGNATURES, *base, "-t", "v1.0.4"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     paused = dest / STATE / "paused"
     deadline = time.monotonic() + 20

@@ -244,14 +244,33 @@ def installer_command(installer: str) -> list[str]:
     return ["bash", str(GET_SCRIPT)] if installer == "bash" else [str(CRIO_GET)]
 
 
+#: Flags that say how signatures are checked; a run naming none of them is not about signatures.
+SIGNATURE_FLAGS = ("-k", "--key", "--insecure-skip-signature-verification", "--certificate-identity",
+                   "--certificate-identity-regexp", "--certificate-oidc-issuer",
+                   "--certificate-github-workflow-repository", "--trusted-root")
+SKIP_SIGNATURES = "--insecure-skip-signature-verification"
+
+
+def unsigned_unless_said(args: list[str], env: dict[str, str] | None) -> list[str]:
+    """Signatures are required by default; a test that names no signature flag (nor CRIO_VERIFY_KEY)
+    installs the unsigned fixtures with the skip flag, put first so `--` and usage checks are unchanged."""
+    said = any(a == f or a.startswith(f + "=") for a in args for f in SIGNATURE_FLAGS)
+    if said or (env or {}).get("CRIO_VERIFY_KEY") or (args and args[0] == "--contract"):
+        return list(args)
+    return [SKIP_SIGNATURES, *args]
+
+
 def run_get(installer: str, args: list[str], *, destdir: Path | None, tmpdir: Path,
             env: dict[str, str] | None = None, timeout: float = 60, in_process: bool = True,
-            new_session: bool = False) -> subprocess.CompletedProcess[str]:
+            new_session: bool = False, signatures: bool = False) -> subprocess.CompletedProcess[str]:
     """Run one installer with a clean environment: short timeouts, no retry delay, a private TMPDIR.
 
     crio-get runs in this process by default (its `main`, same argv and environment, exit code from
-    SystemExit): a Python start-up per case would double the area's run time.
+    SystemExit): a Python start-up per case would double the area's run time. Unless `signatures`
+    (the test is about the default signature policy), see `unsigned_unless_said`.
     """
+    if not signatures:
+        args = unsigned_unless_said(args, env)
     tmpdir.mkdir(parents=True, exist_ok=True)
     base = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
