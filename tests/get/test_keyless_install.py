@@ -131,7 +131,7 @@ def upstream(instance: LocalSigstore, data: bytes, **kwargs) -> Signed:
 
 def install(installer: str, tmp_path: Path, url: str, args: list[str], destdir: Path | None = None):
     destdir = destdir or tmp_path / "root"
-    return run_get(installer, ["-a", ARCH, "-u", url, "-t", REV, *args], destdir=destdir,
+    return run_get(installer, ["-a", ARCH, "-m", url, "-t", REV, *args], destdir=destdir,
                    tmpdir=tmp_path / "tmp", env={"PATH": no_cosign_path()}, signatures=True)
 
 
@@ -345,17 +345,17 @@ def test_log_time_drives_the_downgrade_rule(installer: str, instance: LocalSigst
     env = {"PATH": no_cosign_path()}
     with FaultServer(bucket.root) as server:
         marker.write_text("v1.4.1\n")
-        first = run_get(installer, [*args, "-u", server.url], destdir=destdir, tmpdir=tmp_path / "t1", env=env,
+        first = run_get(installer, [*args, "-m", server.url], destdir=destdir, tmpdir=tmp_path / "t1", env=env,
                         signatures=True)
         check(first, installer, 0, "keyless signature verified")
         if first.returncode != 0:
             return   # the bash placeholder refused; nothing installed to downgrade from
         marker.write_text(f"{REV}\n")
-        second = run_get(installer, [*args, "-u", server.url], destdir=destdir, tmpdir=tmp_path / "t2", env=env,
+        second = run_get(installer, [*args, "-m", server.url], destdir=destdir, tmpdir=tmp_path / "t2", env=env,
                          signatures=True)
         assert second.returncode == 17, second.stderr
         assert f"names {REV}, which is older than the installed v1.4.1" in second.stderr
-        third = run_get(installer, [*args, "-u", server.url, "--allow-downgrade"], destdir=destdir,
+        third = run_get(installer, [*args, "-m", server.url, "--allow-downgrade"], destdir=destdir,
                         tmpdir=tmp_path / "t3", env=env, signatures=True)
     assert third.returncode == 0, third.stderr
     state = installed_state((destdir / INSTALL_STATE_DIR.lstrip("/") / INSTALL_RECORD).read_bytes())
@@ -468,7 +468,7 @@ def test_bash_cosign_path_passes_the_policy_and_obeys_the_answer(case: str, code
     policy = (["--certificate-identity-regexp", r"https://github\.com/cri-o/packaging/.*", "--certificate-oidc-issuer",
                GITHUB_ISSUER] if case == "regexp" else [])
     with FaultServer(bucket.root) as server:
-        result = run_get("bash", ["-a", ARCH, "-u", server.url, "-t", REV, "--trusted-root", str(root_file), *policy,
+        result = run_get("bash", ["-a", ARCH, "-m", server.url, "-t", REV, "--trusted-root", str(root_file), *policy,
                                   *extra],
                          destdir=tmp_path / "root", tmpdir=tmp_path / "tmp",
                          env={"PATH": f"{bin_dir}{os.pathsep}{no_cosign_path()}"}, signatures=True)
