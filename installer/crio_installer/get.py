@@ -41,7 +41,7 @@ from crio.errors import CrioError, ExitCode
 from crio.marker import read_marker
 from crio.paths import check_destdir, check_install_environment
 from crio.urls import file_url_path, redact
-from crio_installer import binding, resolve, transaction, verify
+from crio_installer import binding, resolve, transaction, upstream_bundle, verify
 from crio_installer.extract import StreamingExtractor, max_bytes_from_env
 from crio_installer.lock import lock_timeout_from_env
 
@@ -396,5 +396,8 @@ def install(source: VerifiedBundle, destination: str) -> None:
     The tarball's sha256 is passed on only when the manifest was checked while extracting, so the
     script need not hash the files again.
     """
+    if not upstream_bundle.plans_with_list(source.staging / BUNDLE_TOP):
+        upstream_bundle.install(source.staging, destination, say, source.record_meta)
+        return
     transaction.install_bundle(source.staging, destination, say,
                                source.tarball_sha256 if source.manifest_checked else None, source.record_meta)
