@@ -3,11 +3,14 @@ adoption of an upstream installation listed in ~/.crio-install, by both installe
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
+from crio_installer import adoption
+from crio_installer.upstream_bundle import capabilities
 from helpers.bundle_install import make_bundle_tree
 from helpers.get_fixtures import (
     GET_SCRIPT,
@@ -31,8 +34,6 @@ from crio.artifacts import (
 )
 from crio.errors import ExitCode
 from crio.record import Kind, parse_record
-from crio_installer import adoption
-from crio_installer.upstream_bundle import capabilities
 
 STATE = INSTALL_STATE_DIR.lstrip("/")
 UP1, UP2, UP_FAIL, UP_ZSH = "v1.21.1", "v1.21.2", "v1.21.3", "v1.21.4"
@@ -178,7 +179,6 @@ def test_the_scratch_prefix_is_mended_to_the_real_destdir(installer: str, bucket
         if path.is_file():
             assert str(tmp_path / "tmp").encode() not in path.read_bytes(), path
     sha = {row.path: row.sha256 for row in record(dest).rows}
-    import hashlib
     assert sha["/etc/crio/crio.conf.d/10-crio.conf"] == hashlib.sha256(conf.encode()).hexdigest()
 
 
