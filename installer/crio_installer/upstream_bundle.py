@@ -139,7 +139,7 @@ def collect(root: Path, destdir: str, log: Log) -> list[Planned]:
             sha = file_sha256(source)
             assert sha is not None
             planned.append(Planned(rel, source, RecordRow(rel, sha, f"0{stat.S_IMODE(mode) & 0o777:03o}", kind)))
-    return planned
+    return sorted(planned, key=lambda p: p.path)   # the order scripts/get's `find | sort` gives
 
 
 def _mend(path: Path, root: Path, destdir: str) -> None:
@@ -253,7 +253,15 @@ def install(staging: Path, destdir: str, log: Log, record_meta: dict[str, str]) 
             raise
         transaction.commit(txn, destdir)
     adoption.retire(adopted, log)
+    _relabel(targets, destdir)
     log(f"installed {len(planned)} files; record: {sdir / INSTALL_RECORD}")
+
+
+def _relabel(targets: list[str], destdir: str) -> None:
+    """On the live system, SELinux labels as for files created in place (the scratch root's label moved with them)."""
+    restorecon = shutil.which("restorecon")
+    if not destdir and restorecon and targets:
+        subprocess.run([restorecon, "-F", "--", *targets], capture_output=True, check=False)
 
 
 def _remove_stale(stale: list[RecordRow], destdir: str, log: Log) -> None:
