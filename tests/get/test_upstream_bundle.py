@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from crio.errors import ExitCode
 from crio.record import Kind, parse_record
 
 STATE = INSTALL_STATE_DIR.lstrip("/")
-UP1, UP2, UP_FAIL, UP_ZSH = "v1.21.1", "v1.21.2", "v1.21.3", "v1.21.4"
+UP1, UP2, UP_FAIL, UP_ZSH, UP_LINK = "v1.21.1", "v1.21.2", "v1.21.3", "v1.21.4", "v1.21.5"
 OURS_OLD, OURS, OURS_FAIL, REAL = "v1.21.0", "v1.22.0", "v1.22.1", "v1.22.2"
 #: What the fixture bundle of ours installs, below DESTDIR.
 OURS_INSTALLED = ("usr/local/bin/crio", "usr/local/bin/pinns", "usr/local/bin/crun", "etc/crio/crio.conf")
@@ -49,6 +50,19 @@ def write_real_bundle(directory: Path, arch: str, revision: str, work: Path) -> 
     members = {path.relative_to(src).as_posix(): (path.read_bytes(), path.stat().st_mode & 0o777)
                for path in sorted(src.rglob("*")) if path.is_file()}
     tarball = write_tarball(directory / tarball_name(arch, revision), members)
+    write_side_files(tarball)
+    return tarball
+
+
+def write_linking_bundle(directory: Path, arch: str, revision: str) -> Path:
+    """An upstream-layout bundle whose script also leaves a symlink in its DESTDIR (to the host's /etc/passwd)."""
+    files = upstream_files(revision)
+    script, mode = files["install"]
+    files["install"] = (script.replace(b'put 755 bin/pinns "$BINDIR"\n',
+                                       b'put 755 bin/pinns "$BINDIR"\nln -s /etc/passwd "$DESTDIR$BINDIR/crio-passwd"\n'),
+                        mode)
+    assert files["install"][0] != script
+    tarball = write_tarball(directory / tarball_name(arch, revision), files)
     write_side_files(tarball)
     return tarball
 
@@ -67,6 +81,7 @@ def bucket(tmp_path_factory: pytest.TempPathFactory) -> Path:
         write_bundle(build, "amd64", OURS),
         write_bundle(build, "amd64", OURS_FAIL, fail_after=2),
         write_real_bundle(build, "amd64", REAL, root / "real"),
+        write_linking_bundle(build, "amd64", UP_LINK),
     ]
     return lay_out_bucket(root / "bucket", tarballs, {"latest-1.21.txt": f"{OURS_OLD}\n"})
 
@@ -191,6 +206,43 @@ def test_a_script_failing_in_scratch_changes_nothing(installer: str, bucket: Pat
     assert result.returncode == ExitCode.INSTALL, result.stderr
     assert "failed in the scratch root" in result.stderr and "nothing was changed" in result.stderr
     assert snapshot(dest) == before
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_a_link_the_script_made_is_refused_and_nothing_changes(installer: str, bucket: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    assert get(installer, bucket, tmp_path, "-t", UP1).returncode == 0
+    before = snapshot(dest)
+    result = get(installer, bucket, tmp_path, "-t", UP_LINK)
+    assert result.returncode == ExitCode.INSTALL, result.stderr
+    assert "/usr/local/bin/crio-passwd something other than a regular file" in result.stderr
+    assert snapshot(dest) == before
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_a_fifo_at_a_destination_is_refused_before_anything_is_written(installer: str, bucket: Path,
+                                                                      tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    assert get(installer, bucket, tmp_path, "-t", UP1).returncode == 0
+    fifo = dest / "usr/libexec/crio/runc"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    moved = tmp_path / "fifo-parked"
+    before = snapshot_around(dest, fifo, moved)
+    result = get(installer, bucket, tmp_path, "-t", UP2)
+    assert result.returncode == ExitCode.INSTALL, result.stderr
+    assert f"{fifo} is a FIFO" in result.stderr and "nothing was changed" in result.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert snapshot_around(dest, fifo, moved) == before
+
+
+def snapshot_around(root: Path, fifo: Path, parking: Path) -> dict:
+    """snapshot() would block reading the FIFO: it is moved aside while the rest is read."""
+    fifo.rename(parking)
+    try:
+        return snapshot(root)
+    finally:
+        parking.rename(fifo)
 
 
 class Frozen:
