@@ -29,6 +29,7 @@ from crio.artifacts import (
     BUNDLE_INSTALL_SCRIPT,
     INSTALL_RECORD,
     INSTALL_STATE_DIR,
+    UPSTREAM_ADOPTABLE_SUFFIXES,
     UPSTREAM_INSTALL_LIST,
     UPSTREAM_INSTALL_LIST_ADOPTED,
     tarball_name,
@@ -145,6 +146,9 @@ def test_the_capability_line_is_read_strictly_and_never_run(tmp_path: Path) -> N
 
 
 def test_the_adoptable_rule_is_one_rule_in_both_installers(tmp_path: Path) -> None:
+    out = subprocess.run(["bash", str(GET_SCRIPT), "--contract", "adoptable_suffixes"], capture_output=True,
+                         text=True, check=True)
+    assert tuple(out.stdout.splitlines()) == UPSTREAM_ADOPTABLE_SUFFIXES
     dest, sdir = str(tmp_path / "dest"), tmp_path / "dest" / STATE
     cases = [f"{dest}/usr/local/bin/crio", f"{dest}/usr/libexec/crio/conmon", f"{dest}/etc/crio/crio.conf.d/10-crio.conf",
              f"{dest}/etc/passwd", "/usr/local/bin/crio", f"{dest}/../x/usr/local/bin/crio", "/../etc/passwd",
