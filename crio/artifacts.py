@@ -391,5 +391,32 @@ INSTALL_PATH_VARIABLES: tuple[str, ...] = (
 )
 #: Everything an installer passes to the install script: DESTDIR (never rendered) and the path variables.
 INSTALL_VARIABLES: tuple[str, ...] = ("DESTDIR", *INSTALL_PATH_VARIABLES)
+#: The line an install script declares what it offers with, read (never run) by the installers:
+#: `# crio-install-capabilities: list uninstall ...` among its first lines. A script without `list`
+#: (upstream's, which ignores its arguments) is run only into a private scratch root.
+INSTALL_CAPABILITIES_TAG = "crio-install-capabilities"
+INSTALL_CAPABILITIES_LINES = 10
+#: The capability that makes a script ours to plan with `--list` and run in place.
+CAPABILITY_LIST = "list"
+#: Record metadata of an install the installer wrote itself (from an upstream-layout bundle):
+#: `#layout<TAB>upstream`; `-u` then removes the recorded files without running any script.
+LAYOUT_KEY = "layout"
+LAYOUT_UPSTREAM = "upstream"
+#: Upstream's uninstall list in the HOME of whoever ran its install script, and its name once adopted.
+UPSTREAM_INSTALL_LIST = ".crio-install"
+UPSTREAM_INSTALL_LIST_ADOPTED = ".crio-install.adopted"
+#: The files upstream's install script writes, by the end of their path: only these may be adopted from
+#: a `~/.crio-install` (data found on the node: a planted list must not make a run remove anything else).
+#: CNI plugins are not adopted (upstream lists them as a literal glob; other runtimes share them).
+UPSTREAM_ADOPTABLE_SUFFIXES: tuple[str, ...] = (
+    *(f"/bin/{name}" for name in ("crio", "pinns", "crictl", "crio-status", "conmon", "conmonrs", "crun", "runc",
+                                  "crio-credential-provider")),
+    *(f"/libexec/crio/{name}" for name in ("conmon", "conmonrs", "crun", "runc", "crio-credential-provider")),
+    "/crictl.yaml", "/oci-umount.d/crio-umount.conf", "/default/crio", "/sysconfig/crio",
+    "/crio/policy.json", "/crio/crio.conf.d/10-crio.conf", "/registries.conf.d/registries.conf",
+    "/net.d/10-crio-bridge.conflist.disabled", "/net.d/10-crio-bridge.conflist", "/net.d/11-crio-ipv4-bridge.conflist",
+    "/man5/crio.conf.5", "/man5/crio.conf.d.5", "/man8/crio.8", "/man8/crio-status.8",
+    "/completions/crio", "/completions/crio.fish", "/site-functions/_crio", "/systemd/system/crio.service",
+)
 #: sha256 tools the bash installers use, in the order they prefer them.
 SHA256_TOOLS: tuple[str, ...] = ("sha256sum", "shasum", "openssl")

@@ -44,7 +44,7 @@ from crio.errors import CrioError, ExitCode
 from crio.keyless.policy import IdentityPolicy
 from crio.paths import check_destdir, check_install_environment
 from crio.urls import file_url_path, redact
-from crio_installer import binding, channel, keyless, resolve, transaction, verify
+from crio_installer import binding, channel, keyless, resolve, transaction, upstream_bundle, verify
 from crio_installer.extract import StreamingExtractor, max_bytes_from_env
 from crio_installer.lock import lock_timeout_from_env
 
@@ -479,6 +479,12 @@ def install(source: VerifiedBundle, destination: str, lock: transaction.RootLock
     The tarball's sha256 is passed on only when the manifest was checked while extracting, so the
     script need not hash the files again. `lock`: held since the staging directory was made.
     """
+    if not upstream_bundle.plans_with_list(source.staging / BUNDLE_TOP):
+        upstream_bundle.install(source.staging, destination, say, source.record_meta)
+        return
+    if not upstream_bundle.plans_with_list(source.staging / BUNDLE_TOP):
+        upstream_bundle.install(source.staging, destination, say, source.record_meta, held=lock)
+        return
     transaction.install_bundle(source.staging, destination, say,
                                source.tarball_sha256 if source.manifest_checked else None, source.record_meta,
                                held=lock)

@@ -28,9 +28,10 @@ from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_TOP, INSTALL_RECORD, IN
 from crio.errors import CrioError, ExitCode
 from crio.paths import is_below, normalisation_error
 from crio.record import INSTALL_SCRIPT_KEY, check_row_paths, read_metadata, with_metadata
-from crio_installer import journal
+from crio_installer import adoption, journal
 from crio_installer.destinations import check_destinations
 from crio_installer.lock import LOCK_NAME, RootLock, lock_timeout_from_env
+from crio_installer.record_uninstall import recorded_by_installer, uninstall_recorded
 
 Log = Callable[[str], None]
 
@@ -367,10 +368,13 @@ def _install_locked(staging: Path, destdir: str, log: Log, lock: RootLock, verif
     raw = [line for line in listed.stdout.splitlines() if line.strip()]
     paths = list(dict.fromkeys([*raw, str(sdir / INSTALL_RECORD), str(sdir / BUNDLE_INSTALL_SCRIPT)]))
     check_plan_paths(paths, destdir)
+    adopted = adoption.find(destdir, sdir, log)   # an upstream installation: removed inside the transaction
+    paths = list(dict.fromkeys([*paths, *adopted.paths]))
     check_destinations(paths, destdir)   # refuse FIFOs, directories, links out of DESTDIR
     txn = begin(paths, destdir)
     log(f"installing {len(raw)} files")
     try:
+        adoption.remove(adopted)
         result = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", *extra], cwd=bundle, check=False,
                                 pass_fds=(lock.fd,))
         if result.returncode == 0:
@@ -388,6 +392,7 @@ def _install_locked(staging: Path, destdir: str, log: Log, lock: RootLock, verif
         raise CrioError(f"install failed (exit {result.returncode}); the previous installation is restored",
                         ExitCode.INSTALL)
     commit(txn, destdir)
+    adoption.retire(adopted, log)
 
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -465,6 +470,10 @@ def uninstall(destdir: str, log: Log) -> None:
     with _lock(destdir, log) as lock, tempfile.TemporaryDirectory(prefix="crio-get.") as work:
         recover(destdir, log)
         check_record(sdir)
+        if recorded_by_installer(sdir):     # an upstream-layout install: no script to run
+            lock.also_remove = _recorded_state_parents(sdir, destdir)
+            uninstall_recorded(sdir, destdir, log)
+            return
         script = verified_install_script(sdir, Path(work))
         parents = _recorded_state_parents(sdir, destdir)
         if subprocess.run(["bash", str(script), "--uninstall"], check=False, pass_fds=(lock.fd,)).returncode != 0:

@@ -37,6 +37,7 @@ from crio.signing import sign_file
 #: fail after copying that many files, to test rollback; KILL_AFTER kills its
 #: whole process group there, like a power cut, to test recovery).
 INSTALL_SCRIPT = r"""#!/usr/bin/env bash
+# crio-install-capabilities: list uninstall
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 DESTDIR="${DESTDIR:-}"
