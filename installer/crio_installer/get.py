@@ -480,9 +480,6 @@ def install(source: VerifiedBundle, destination: str, lock: transaction.RootLock
     script need not hash the files again. `lock`: held since the staging directory was made.
     """
     if not upstream_bundle.plans_with_list(source.staging / BUNDLE_TOP):
-        upstream_bundle.install(source.staging, destination, say, source.record_meta)
-        return
-    if not upstream_bundle.plans_with_list(source.staging / BUNDLE_TOP):
         upstream_bundle.install(source.staging, destination, say, source.record_meta, held=lock)
         return
     transaction.install_bundle(source.staging, destination, say,

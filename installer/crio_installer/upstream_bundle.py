@@ -223,7 +223,9 @@ def install(staging: Path, destdir: str, log: Log, record_meta: dict[str, str],
         if why is not None:
             raise CrioError(f"the bundle's install script wrote {target!r}, which is not a destination of this "
                             f"install ({why}); nothing was changed", ExitCode.INSTALL)
-    state_dirs = _missing_dirs([str(sdir / INSTALL_RECORD)], destdir)
+    # The state dirs this install makes (recorded, so -u removes them): made by the lock when it is held.
+    state_dirs = [str(d) for d in held.created] if held is not None else \
+        _missing_dirs([str(sdir / INSTALL_RECORD)], destdir)
     with transaction._lock(destdir, log) if held is None else contextlib.nullcontext(held):
         if held is None:
             transaction.recover(destdir, log)

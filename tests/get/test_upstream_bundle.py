@@ -323,7 +323,7 @@ def test_from_ours_to_upstream_layout_and_back_no_file_is_left_over(installer: s
     dest = tmp_path / "dest"
     assert get(installer, bucket, tmp_path, "-t", REAL).returncode == 0
     ours = {row.path.lstrip("/") for row in record(dest).rows if row.kind is not Kind.DIR}
-    assert "usr/local/bin/crun" in ours and (dest / STATE / BUNDLE_INSTALL_SCRIPT).is_file()
+    assert "usr/libexec/crio/crun" in ours and (dest / STATE / BUNDLE_INSTALL_SCRIPT).is_file()
     result = get(installer, bucket, tmp_path, "-t", UP1)
     assert result.returncode == 0, result.stderr
     assert files(snapshot(dest)) == {*UPSTREAM_INSTALLED, f"{STATE}/{INSTALL_RECORD}", f"{STATE}/lock"}, \
