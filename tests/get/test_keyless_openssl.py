@@ -215,6 +215,15 @@ def test_log_signed_by_another_key_is_refused(shape, trusted, artifact, tmp_path
     _case(shape, signed, artifact, POLICY, trusted, tmp_path, verified=False)
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_certificate_timestamp_from_an_untrusted_ct_log_is_refused(shape, instance, artifact, tmp_path) -> None:
+    root = instance.trusted_root()
+    root["ctlogs"] = LocalSigstore(name="rogue").trusted_root()["ctlogs"]  # the SCT's CT key is no longer trusted
+    (tmp_path / "root.json").write_text(json.dumps(root))
+    signed = _sign(instance, artifact.read_bytes())
+    assert "SCT" in _case(shape, signed, artifact, POLICY, tmp_path / "root.json", tmp_path, verified=False).err
+
+
 def _edited_bundle(signed: Signed, edit) -> Signed:
     data = json.loads(signed.bundle_v03())
     edit(data["verificationMaterial"]["tlogEntries"][0])
