@@ -292,7 +292,7 @@ def _names_the_fix(verdict: Verdict) -> None:
 
 
 @pytest.mark.parametrize("regexp", [r"https://github\.com/\w+/release/.*", r"(?i)HTTPS://.*", r"https://.*?main",
-                                    r"https://.*\Z", r"[\w].*"])
+                                    r"https://.*\Z", r"[\w].*", r"x{,3}.*", r"a{1.*"])
 def test_python_only_regexp_syntax_is_refused_naming_the_fix(regexp, instance, trusted, artifact, tmp_path) -> None:
     kind, files = write_shape("bundle", _sign(instance, artifact.read_bytes()), tmp_path / "evidence")
     policy = IdentityPolicy(identity_regexp=regexp, issuer=GITHUB_ISSUER)
