@@ -283,6 +283,30 @@ def test_garbage_bundles_are_refused(garbage: bytes, trusted, artifact, tmp_path
     both(artifact, "bundle", [tmp_path / "a.bundle"], POLICY, trusted, tmp_path, verified=False)
 
 
+def _mutate(raw: bytes, how: str) -> bytes:
+    if how == "truncated":
+        return raw[: len(raw) * 2 // 3]
+    data = bytearray(raw)
+    data[len(data) // 2] ^= 0x10  # one bit inside
+    return bytes(data)
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped"])
+@pytest.mark.parametrize("field", ["certificate", "signature", "body", "set"])
+def test_hostile_bytes_in_a_bundle_are_refused_like_python(field, how, instance, trusted, artifact, tmp_path) -> None:
+    # Every byte is hostile: a cut or changed certificate (DER lengths past the end), signature, log entry
+    # body or signed entry timestamp is refused with exit 6 (never a shell error), as crio/keyless refuses it.
+    data = json.loads(_sign(instance, artifact.read_bytes()).bundle_v03())
+    material, entry = data["verificationMaterial"], data["verificationMaterial"]["tlogEntries"][0]
+    holder, key = {"certificate": (material["certificate"], "rawBytes"),
+                   "signature": (data["messageSignature"], "signature"),
+                   "body": (entry, "canonicalizedBody"),
+                   "set": (entry["inclusionPromise"], "signedEntryTimestamp")}[field]
+    holder[key] = base64.b64encode(_mutate(base64.b64decode(holder[key]), how)).decode()
+    (tmp_path / "a.bundle").write_text(json.dumps(data))
+    both(artifact, "bundle", [tmp_path / "a.bundle"], POLICY, trusted, tmp_path, verified=False)
+
+
 # What the openssl path cannot check as Python does is refused, naming the fix ----------------------
 
 
