@@ -347,6 +347,19 @@ def test_incomplete_policies_are_usage_errors(env, message, artifact, tmp_path) 
     assert message in proc.stderr
 
 
+@pytest.mark.parametrize(("args", "code"), [
+    (["sigcert"], ExitCode.VERIFICATION), (["sigcert", "/nonexistent.sig", "/nonexistent.cert", "/x"], ExitCode.VERIFICATION),
+    (["bundle"], ExitCode.VERIFICATION), (["bundle", "/nonexistent.bundle"], ExitCode.VERIFICATION),
+    (["cosign", "x"], ExitCode.USAGE),
+])
+def test_missing_evidence_or_an_unknown_kind_is_refused(args, code, artifact, tmp_path) -> None:
+    env = _env(IdentityPolicy(identity=IDENTITY, issuer=GITHUB_ISSUER), None)
+    proc = subprocess.run(["bash", str(GET), "--contract", "keyless-verify", str(artifact), *args], env=env,
+                          capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (code, "")
+    assert len(proc.stderr.splitlines()) == 1
+
+
 # Real public-good data, offline, with the roots embedded in scripts/get ---------------------------
 
 
