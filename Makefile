@@ -45,5 +45,11 @@ demo: deps
 bench: deps
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) "$$b" || exit 1; done
 
+# scripts/get embeds the public-good trusted root; this copies it from the installed sigstore package
+# (tests/get/test_keyless_openssl.py fails while the two differ).
+.PHONY: embedded-trusted-root
+embedded-trusted-root: deps
+	$(PY) scripts/embed_trusted_root.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -7,7 +7,7 @@ fact (who signed, which issuer, when, which log body, which root, which bytes).
 
 scripts/get runs with cosign absent from PATH, so it takes its openssl path (keyless_verify_openssl).
 Until that verifier is merged the function is a placeholder that refuses (exit 6, naming cosign and
-crio-get): with BASH_OPENSSL_KEYLESS = False the bash cases that reach a keyless verification expect
+crio-get): with BASH_OPENSSL_KEYLESS = True the bash cases that reach a keyless verification expect
 that refusal; flipping it to True makes them expect exactly crio-get's outcome. The cosign path is run
 with a stand-in (tests/helpers/cosign_standin.py): it shows what scripts/get hands cosign, not cosign itself.
 """
@@ -46,7 +46,7 @@ from crio.keyless.policy import GITHUB_ACTIONS_ISSUER, UPSTREAM_IDENTITY
 from crio.signing import generate_keypair, sign_file
 
 #: Flip when H3's openssl-only keyless_verify_openssl replaces the placeholder in scripts/get.
-BASH_OPENSSL_KEYLESS = False
+BASH_OPENSSL_KEYLESS = True
 PLACEHOLDER = "keyless verification without cosign is not available in this scripts/get"
 
 ARCH = "amd64"
