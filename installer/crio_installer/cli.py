@@ -44,6 +44,10 @@ EXIT_CODES = exit_code_help(INSTALLER_CODES)
               help="do not verify signatures (the sha256 is always checked)")
 @click.option("--allow-downgrade", is_flag=True,
               help="install what the marker names even if it is older than the installed revision")
+@click.option("--rollback", is_flag=True,
+              help="put back the previous installation kept by the last install (or rollback), from the node")
+@click.option("--no-keep-previous", is_flag=True,
+              help="do not keep the replaced installation for --rollback (an older kept one is removed)")
 def get_command(**kwargs: object) -> None:
     """Download, verify and install a CRI-O static bundle."""
     try:
