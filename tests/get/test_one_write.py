@@ -89,7 +89,9 @@ def install(installer: str, bucket: Path, revision: str, dest: Path, tmp: Path,
 
 
 def without_lock(tree: dict[str, tuple[str, int, bytes]]) -> dict[str, tuple[str, int, bytes]]:
-    return {k: v for k, v in tree.items() if k != f"{STATE}/lock"}
+    """Also without previous/ (kept for --rollback): its journal names the paths of its own DESTDIR."""
+    return {k: v for k, v in tree.items()
+            if k != f"{STATE}/lock" and k != f"{STATE}/previous" and not k.startswith(f"{STATE}/previous/")}
 
 
 def recover(installer: str, dest: Path, tmp: Path) -> None:
