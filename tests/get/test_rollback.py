@@ -350,3 +350,41 @@ def test_crio_get_help_names_the_options() -> None:
     bash = subprocess.run([*installer_command("bash"), "--help"], capture_output=True, text=True, check=False)
     for text in (out.stdout, bash.stdout):
         assert "--rollback" in text and "--no-keep-previous" in text
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_a_kill_while_an_install_keeps_previous_leaves_a_usable_one(installer: str, bucket: Path,
+                                                                    tmp_path: Path) -> None:
+    """The last renames of an upgrade promote its transaction to previous/: killed there, recovery finishes
+    the commit (or rolls it back), and --rollback then restores v1 exactly from whatever is kept."""
+    reference = tmp_path / "reference"
+    after_v1, after_v2 = installed_v1_v2(installer, bucket, reference, tmp_path / "ref")
+    counting = tmp_path / "counting"
+    assert install(installer, bucket, V1, counting, tmp_path / "c1").returncode == 0
+    env = kill_env(tmp_path / "count-run", installer, None)
+    out = run_get(installer, ["-a", "amd64", "--url", bucket.as_uri(), "-t", V2,
+                              "--insecure-skip-signature-verification"], destdir=counting, tmpdir=tmp_path / "c2",
+                  env=env, new_session=True)
+    assert out.returncode == 0, out.stderr
+    total = int((tmp_path / "count-run" / "count").read_text())
+    outcomes = []
+    for point in range(max(1, total - 3), total + 1):
+        case = tmp_path / f"case-{point}"
+        dest = case / "dest"
+        assert install(installer, bucket, V1, dest, case / "i1").returncode == 0
+        killed = run_get(installer, ["-a", "amd64", "--url", bucket.as_uri(), "-t", V2,
+                                     "--insecure-skip-signature-verification"], destdir=dest, tmpdir=case / "i2",
+                         env=kill_env(case / "kill", installer, point), new_session=True)
+        assert killed.returncode != 0, f"the kill at rename {point} of {total} did not happen"
+        recover(installer, dest, case / "rec")
+        after = tree(dest)
+        assert after in (after_v1, after_v2), f"a mix after a kill at rename {point} of {total}"
+        assert not list((dest / STATE).glob("transaction*"))
+        outcomes.append("v1" if after == after_v1 else "v2")
+        if after == after_v2:
+            out = rollback(installer, dest, case / "r")
+            assert out.returncode == 0, out.stderr
+            assert tree(dest) == after_v1
+        else:
+            assert not (dest / PREVIOUS).exists()
+    assert outcomes[-1] == "v2", outcomes      # killed right after previous/ was renamed in
