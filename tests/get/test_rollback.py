@@ -239,11 +239,12 @@ def test_a_changed_config_is_kept_through_a_rollback(installer: str, bucket: Pat
 
 
 def plant(dest: Path, line: str) -> None:
-    """Replace the kept previous installation's journal by `line` (backup/1 a file of its own)."""
+    """A previous/ whose journal is `line` (backup/1 a file of its own), finished like a kept one."""
     kept = dest / PREVIOUS
+    (kept / "backup").mkdir(parents=True)
+    for name in ("ready", "committed", "keep", "statefiles", "statedirs"):
+        (kept / name).write_text("")
     (kept / "journal").write_text(line + "\n")
-    shutil.rmtree(kept / "backup")
-    (kept / "backup").mkdir()
     (kept / "backup" / "1").write_text("planted\n")
 
 
@@ -252,7 +253,7 @@ def plant(dest: Path, line: str) -> None:
 def test_a_planted_previous_installation_is_refused_untouched(installer: str, kind: str, bucket: Path,
                                                               tmp_path: Path) -> None:
     dest = tmp_path / "dest"
-    installed_v1_v2(installer, bucket, dest, tmp_path)
+    assert install(installer, bucket, V1, dest, tmp_path / "i1").returncode == 0
     outside = tmp_path / "outside"
     outside.mkdir()
     victim = outside / "victim"
@@ -318,19 +319,20 @@ os.rename, os.replace = _wrap(os.rename), _wrap(os.replace)
 @pytest.mark.parametrize("installer", INSTALLERS)
 def test_a_kill_during_a_rollback_leaves_one_of_the_two_installations(installer: str, bucket: Path,
                                                                        tmp_path: Path) -> None:
-    reference = tmp_path / "reference"
-    after_v1, after_v2 = installed_v1_v2(installer, bucket, reference, tmp_path / "ref")
-    # previous/ names the paths of its own DESTDIR (a copy elsewhere is refused): each case installs afresh.
+    dest, template = tmp_path / "dest", tmp_path / "template"
+    after_v1, after_v2 = installed_v1_v2(installer, bucket, dest, tmp_path / "ref")
+    # previous/ names the paths of its own DESTDIR: each case starts from a copy put back at the same path.
+    subprocess.run(["cp", "-a", str(dest), str(template)], check=True)
     env = kill_env(tmp_path / "count-run", installer, None)
-    assert rollback(installer, reference, tmp_path / "c", env=env).returncode == 0
+    assert rollback(installer, dest, tmp_path / "c", env=env).returncode == 0
     total = int((tmp_path / "count-run" / "count").read_text())
     assert total >= 5
     points = sorted({1, 2, total // 3, total // 2, 2 * total // 3, total - 1, total})
     outcomes = []
     for point in points:
         case = tmp_path / f"case-{point}"
-        dest = case / "dest"
-        installed_v1_v2(installer, bucket, dest, case)
+        shutil.rmtree(dest)
+        subprocess.run(["cp", "-a", str(template), str(dest)], check=True)
         assert tree(dest) == after_v2
         killed = rollback(installer, dest, case / "r", env=kill_env(case / "kill", installer, point))
         assert killed.returncode != 0, f"the kill at rename {point} of {total} did not happen"
@@ -357,21 +359,22 @@ def test_a_kill_while_an_install_keeps_previous_leaves_a_usable_one(installer: s
                                                                     tmp_path: Path) -> None:
     """The last renames of an upgrade promote its transaction to previous/: killed there, recovery finishes
     the commit (or rolls it back), and --rollback then restores v1 exactly from whatever is kept."""
-    reference = tmp_path / "reference"
-    after_v1, after_v2 = installed_v1_v2(installer, bucket, reference, tmp_path / "ref")
-    counting = tmp_path / "counting"
-    assert install(installer, bucket, V1, counting, tmp_path / "c1").returncode == 0
+    dest, template = tmp_path / "dest", tmp_path / "template"
+    assert install(installer, bucket, V1, dest, tmp_path / "i1").returncode == 0
+    after_v1 = tree(dest)
+    subprocess.run(["cp", "-a", str(dest), str(template)], check=True)
     env = kill_env(tmp_path / "count-run", installer, None)
     out = run_get(installer, ["-a", "amd64", "--url", bucket.as_uri(), "-t", V2,
-                              "--insecure-skip-signature-verification"], destdir=counting, tmpdir=tmp_path / "c2",
+                              "--insecure-skip-signature-verification"], destdir=dest, tmpdir=tmp_path / "c2",
                   env=env, new_session=True)
     assert out.returncode == 0, out.stderr
+    after_v2 = tree(dest)
     total = int((tmp_path / "count-run" / "count").read_text())
     outcomes = []
     for point in range(max(1, total - 3), total + 1):
         case = tmp_path / f"case-{point}"
-        dest = case / "dest"
-        assert install(installer, bucket, V1, dest, case / "i1").returncode == 0
+        shutil.rmtree(dest)
+        subprocess.run(["cp", "-a", str(template), str(dest)], check=True)
         killed = run_get(installer, ["-a", "amd64", "--url", bucket.as_uri(), "-t", V2,
                                      "--insecure-skip-signature-verification"], destdir=dest, tmpdir=case / "i2",
                          env=kill_env(case / "kill", installer, point), new_session=True)
