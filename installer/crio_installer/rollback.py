@@ -61,6 +61,10 @@ def rollback_previous(destdir: str, log: Log, keep_previous: bool = True) -> Non
         txn = transaction.begin(paths, destdir)
         try:
             _replay(kept, entries, changed, log)
+        except OSError as exc:
+            log(f"cannot restore {exc.filename}: {exc.strerror}")
+            transaction.rollback(txn, destdir)
+            raise CrioError("the rollback failed; the installation before it is restored", ExitCode.INSTALL) from None
         except BaseException:
             transaction.rollback(txn, destdir)
             raise

@@ -282,8 +282,9 @@ def test_a_planted_previous_installation_is_refused_untouched(installer: str, ki
     assert snapshot(dest) == before
 
 
-def kill_env(tmp: Path, installer: str, point: int | None) -> dict[str, str]:
-    """A kill -9 of the whole process group at the `point`-th rename of the run (None: only count them).
+def kill_env(tmp: Path, installer: str, point: int | None, fail: bool = False) -> dict[str, str]:
+    """A kill -9 of the whole process group at the `point`-th rename of the run (None: only count them);
+    with `fail`, that rename fails instead (No space left on device).
 
     bash: an `mv` first on PATH; python: os.rename/os.replace wrapped by a sitecustomize on PYTHONPATH.
     """
@@ -291,7 +292,8 @@ def kill_env(tmp: Path, installer: str, point: int | None) -> dict[str, str]:
     if installer == "bash":
         wrap = tmp / "wrap"
         wrap.mkdir(parents=True)
-        kill = f'if [ "$n" -eq {point} ]; then {shutil.which("mv")} "$@"; kill -KILL 0; fi' if point else ""
+        act = 'echo "mv: No space left on device" >&2; exit 1' if fail else f'{shutil.which("mv")} "$@"; kill -KILL 0'
+        kill = f'if [ "$n" -eq {point} ]; then {act}; fi' if point else ""
         (wrap / "mv").write_text(f'#!/bin/bash\nn=$(( $(cat "{counter}" 2>/dev/null || echo 0) + 1 )); '
                                  f'echo "$n" >"{counter}"\n{kill}\nexec {shutil.which("mv")} "$@"\n')
         (wrap / "mv").chmod(0o755)
@@ -299,13 +301,15 @@ def kill_env(tmp: Path, installer: str, point: int | None) -> dict[str, str]:
     site = tmp / "site"
     site.mkdir(parents=True)
     (site / "sitecustomize.py").write_text(f"""
-import os, signal
-_counter, _point = {str(counter)!r}, {point or 0}
+import errno, os, signal
+_counter, _point, _fail = {str(counter)!r}, {point or 0}, {fail!r}
 def _wrap(real):
     def renamed(*args, **kwargs):
         n = (int(open(_counter).read()) if os.path.exists(_counter) else 0) + 1
         with open(_counter, "w") as handle:
             handle.write(str(n))
+        if n == _point and _fail:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), args[-1])
         result = real(*args, **kwargs)
         if n == _point:
             os.killpg(0, signal.SIGKILL)
@@ -391,3 +395,31 @@ def test_a_kill_while_an_install_keeps_previous_leaves_a_usable_one(installer: s
         else:
             assert not (dest / PREVIOUS).exists()
     assert outcomes[-1] == "v2", outcomes      # killed right after previous/ was renamed in
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_a_failed_rollback_restores_the_installation_before_it(installer: str, bucket: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    after_v1, after_v2 = installed_v1_v2(installer, bucket, dest, tmp_path)
+    crio = (dest / "usr/local/bin/crio").stat()
+    out = rollback(installer, dest, tmp_path / "r1", env=kill_env(tmp_path / "fail", installer, 3, fail=True))
+    assert out.returncode == ExitCode.INSTALL, out.stderr
+    assert out.stderr.strip().splitlines()[-1] == \
+        "crio-get: error: the rollback failed; the installation before it is restored"
+    assert tree(dest) == after_v2
+    assert (dest / "usr/local/bin/crio").stat().st_ino == crio.st_ino
+    assert not list((dest / STATE).glob("transaction*"))
+    # previous/ was only read: it still restores v1.
+    out = rollback(installer, dest, tmp_path / "r2")
+    assert out.returncode == 0, out.stderr
+    assert tree(dest) == after_v1
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_rollback_on_an_empty_root_changes_nothing(installer: str, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    out = rollback(installer, dest, tmp_path / "r")
+    assert out.returncode == ExitCode.INSTALL
+    assert "no previous installation is kept" in out.stderr
+    assert snapshot(dest) == {}
