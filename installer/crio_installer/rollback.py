@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 from crio.artifacts import INSTALL_RECORD
@@ -69,6 +71,7 @@ def rollback_previous(destdir: str, log: Log, keep_previous: bool = True) -> Non
             transaction.rollback(txn, destdir)
             raise
         transaction.commit(txn, destdir, keep_previous)
+        _reload_systemd(destdir, entries, log)
         meta = read_metadata(record.read_bytes().decode("utf-8", "surrogateescape"))
         restored = f"CRI-O {meta['revision']} ({meta.get('arch', '-')})" if meta.get("revision") else \
             "the previous installation"
@@ -142,6 +145,19 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+#: Unit file suffixes whose change needs `systemctl daemon-reload` (as the install script reloads).
+UNIT_SUFFIXES = (".service", ".socket", ".timer", ".path")
+
+
+def _reload_systemd(destdir: str, entries: list[journal.Entry], log: Log) -> None:
+    """On the live root with systemd running, reload units when the rollback touched one (never below DESTDIR)."""
+    if destdir or not Path("/run/systemd/system").is_dir() or shutil.which("systemctl") is None:
+        return
+    if any(e.kind != "newdir" and e.path.endswith(UNIT_SUFFIXES) for e in entries):
+        if subprocess.run(["systemctl", "daemon-reload"], check=False).returncode != 0:
+            log("WARNING: systemctl daemon-reload failed")
 
 
 def _same_content(backup: Path, path: Path) -> bool:

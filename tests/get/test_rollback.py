@@ -423,3 +423,17 @@ def test_rollback_on_an_empty_root_changes_nothing(installer: str, tmp_path: Pat
     assert out.returncode == ExitCode.INSTALL
     assert "no previous installation is kept" in out.stderr
     assert snapshot(dest) == {}
+
+
+def test_both_installers_print_the_same_summary_lines(bucket: Path, tmp_path: Path) -> None:
+    """Same installs, same kept space, same rollback line: the two installers' output agrees."""
+    lines: dict[str, list[str]] = {}
+    for installer in INSTALLERS:
+        dest = tmp_path / installer
+        assert install(installer, bucket, V1, dest, tmp_path / f"{installer}-1").returncode == 0
+        upgraded = install(installer, bucket, V2, dest, tmp_path / f"{installer}-2")
+        rolled = rollback(installer, dest, tmp_path / f"{installer}-r")
+        assert upgraded.returncode == 0 and rolled.returncode == 0, upgraded.stderr + rolled.stderr
+        lines[installer] = [line for line in (upgraded.stderr + rolled.stderr).splitlines()
+                            if line.startswith(("crio-get: installed CRI-O", "crio-get: rolled back"))]
+    assert len(lines["bash"]) == 2 and lines["bash"] == lines["python"]
