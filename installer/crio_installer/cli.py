@@ -31,7 +31,9 @@ EXIT_CODES = exit_code_help(INSTALLER_CODES)
     "arch, tarball and sha256, the bundle's manifest.json the same revision and arch, and a marker\n"
     "read must be signed for its channel, not older than the installed revision's.\n"
     "Through a marker, an older revision than the installed one is refused (exit 17)\n"
-    "unless -t names it or --allow-downgrade is given.\nEnvironment: DESTDIR, PREFIX, ... pass to the bundle's install script;\n"
+    "unless -t names it or --allow-downgrade is given.\n"
+    "An install that replaces one keeps it in $STATEDIR/previous/ for --rollback (a first install keeps none);\n"
+    "--rollback with none kept exits 7.\nEnvironment: DESTDIR, PREFIX, ... pass to the bundle's install script;\n"
     "CRIO_GET_TIMEOUT, CRIO_GET_RETRIES, CRIO_GET_RETRY_DELAY, CRIO_GET_MAX_BYTES, CRIO_VERIFY_KEY,\n"
     "CRIO_GET_LOCK_TIMEOUT (seconds to wait for another install on this root, default 60).\n\b\nExit codes:\n" + EXIT_CODES,
 )
@@ -66,6 +68,10 @@ EXIT_CODES = exit_code_help(INSTALLER_CODES)
 @click.option("--strict", is_flag=True, help="with --verify: configs the user changed fail too")
 @click.option("--json", "as_json", is_flag=True, help="with --verify or --status: one JSON object")
 @click.option("--status", is_flag=True, help="show the installed revision, channel, signer, times")
+@click.option("--rollback", is_flag=True,
+              help="put back the previous installation kept by the last install (or rollback), from the node")
+@click.option("--no-keep-previous", is_flag=True,
+              help="do not keep the replaced installation for --rollback (an older kept one is removed)")
 def get_command(**kwargs: object) -> None:
     """Download, verify and install a CRI-O static bundle."""
     try:

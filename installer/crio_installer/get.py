@@ -44,7 +44,17 @@ from crio.errors import CrioError, ExitCode
 from crio.keyless.policy import IdentityPolicy
 from crio.paths import check_destdir, check_install_environment
 from crio.urls import file_url_path, redact
-from crio_installer import binding, channel, keyless, resolve, transaction, upstream_bundle, verify
+from crio_installer import (
+    binding,
+    channel,
+    keyless,
+    previous,
+    resolve,
+    rollback,
+    transaction,
+    upstream_bundle,
+    verify,
+)
 from crio_installer.extract import StreamingExtractor, max_bytes_from_env
 from crio_installer.lock import lock_timeout_from_env
 
@@ -77,6 +87,8 @@ class Options:
         return keyless.KeylessFlags(self.certificate_identity, self.certificate_identity_regexp,
                                     self.certificate_oidc_issuer, self.certificate_github_workflow_repository,
                                     self.trusted_root)
+    rollback: bool = False
+    no_keep_previous: bool = False
 
 
 def say(message: str) -> None:
@@ -147,10 +159,17 @@ def run(options: Options, out: Callable[[str], None] = print) -> None:
     if _inspects(options):
         _inspect(request, out)
         return
+    if options.rollback:
+        _check_rollback_options(options)
     if options.uninstall:
         if not request.destdir and not _is_root():
             raise CrioError("uninstalling needs root (or set DESTDIR)", ExitCode.NOT_ROOT)
         transaction.uninstall(request.destdir, say)
+        return
+    if options.rollback:
+        if not request.destdir and not _is_root():
+            raise CrioError("rolling back needs root (or set DESTDIR)", ExitCode.NOT_ROOT)
+        rollback.rollback_previous(request.destdir, say, keep_previous=not options.no_keep_previous)
         return
     fetcher = Fetcher(request.policy, say)
     plan = make_plan(request, fetcher)
@@ -166,8 +185,18 @@ def run(options: Options, out: Callable[[str], None] = print) -> None:
     # Unpacked under the root's lock into private staging beside the destinations: the install
     # then renames each file into place instead of writing it a second time.
     with transaction.private_staging(request.destdir, say) as (lock, work):
-        install(fetch_verified(plan, request, fetcher, work), request.destdir, lock)
-    say(f"installed CRI-O {plan.revision} ({plan.arch})")
+        install(fetch_verified(plan, request, fetcher, work), request.destdir, lock,
+                keep_previous=not options.no_keep_previous)
+        kept = previous.summary(transaction.state_dir(request.destdir))
+    say(f"installed CRI-O {plan.revision} ({plan.arch}){kept}")
+
+
+def _check_rollback_options(options: Options) -> None:
+    """--rollback restores what is kept: it takes no source, plan or download option."""
+    if options.request or options.file or options.bucket or options.url or options.download_dir or options.dry_run \
+            or options.uninstall:
+        raise CrioError("--rollback restores the kept previous installation: it excludes -t, -f, -b, --url, -d, -n "
+                        "and --uninstall", ExitCode.USAGE)
 
 
 _INSPECT_FIELDS = ("verify", "strict", "as_json", "status")
@@ -473,15 +502,17 @@ def _save_download(directory: Path, partial: Path, name: str, checksum: bytes, s
 # --- install -------------------------------------------------------------------------------------
 
 
-def install(source: VerifiedBundle, destination: str, lock: transaction.RootLock) -> None:
+def install(source: VerifiedBundle, destination: str, lock: transaction.RootLock,
+            keep_previous: bool = True) -> None:
     """Run the bundle's own install script into DESTDIR `destination`, inside a rollback journal.
 
     The tarball's sha256 is passed on only when the manifest was checked while extracting, so the
     script need not hash the files again. `lock`: held since the staging directory was made.
+    `keep_previous`: keep the replaced installation for --rollback.
     """
     if not upstream_bundle.plans_with_list(source.staging / BUNDLE_TOP):
         upstream_bundle.install(source.staging, destination, say, source.record_meta, held=lock)
         return
     transaction.install_bundle(source.staging, destination, say,
                                source.tarball_sha256 if source.manifest_checked else None, source.record_meta,
-                               held=lock)
+                               held=lock, keep_previous=keep_previous)

@@ -28,7 +28,7 @@ from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_TOP, INSTALL_RECORD, IN
 from crio.errors import CrioError, ExitCode
 from crio.paths import is_below, normalisation_error
 from crio.record import INSTALL_SCRIPT_KEY, check_row_paths, read_metadata, with_metadata
-from crio_installer import adoption, journal
+from crio_installer import adoption, journal, previous
 from crio_installer.destinations import check_destinations
 from crio_installer.lock import LOCK_NAME, RootLock, lock_timeout_from_env
 from crio_installer.record_uninstall import recorded_by_installer, uninstall_recorded
@@ -108,8 +108,9 @@ STAGING_PREFIX = "staging."
 
 
 def _own(name: str) -> bool:
-    """The transaction's own entries, staging directories and the lock: never backed up, restored or swept."""
-    return name.startswith(("transaction", STAGING_PREFIX)) or name == LOCK_NAME
+    """The transaction's own entries, staging directories, the kept previous installation and the lock:
+    never backed up, restored or swept."""
+    return name.startswith(("transaction", STAGING_PREFIX)) or name in (LOCK_NAME, previous.PREVIOUS_NAME)
 
 
 def _state_entries(sdir: Path) -> list[str]:
@@ -206,7 +207,7 @@ def recover(destdir: str, log: Log) -> None:
     if (txn / "committed").exists() and not txn.is_symlink():
         checked = journal.check(txn, destdir, sdir, replay=True)
         sweep_temporaries(checked.entries)
-        discard(txn, destdir, checked.statedirs)
+        _finish_committed(txn, destdir, checked.statedirs)
     else:
         log("an earlier install was interrupted: restoring the installation it started from")
         rollback(txn, destdir)
@@ -256,9 +257,21 @@ def begin(paths: list[str], destdir: str) -> Path:
     return txn
 
 
-def commit(txn: Path, destdir: str) -> None:
+def commit(txn: Path, destdir: str, keep_previous: bool = True) -> None:
+    """Mark the transaction done; keep it as previous/ when it replaced an installation (crio_installer.previous)."""
+    if keep_previous and previous.saves_record(txn, state_dir(destdir)):
+        (txn / previous.KEEP_MARK).touch()
     (txn / "committed").touch()
-    discard(txn, destdir)
+    _finish_committed(txn, destdir)
+
+
+def _finish_committed(txn: Path, destdir: str, statedirs: list[str] | None = None) -> None:
+    """A committed transaction becomes previous/ (when marked to keep), or is discarded with any older previous/."""
+    if (txn / previous.KEEP_MARK).exists():
+        previous.promote(txn)
+    else:
+        previous.drop(state_dir(destdir))
+        discard(txn, destdir, statedirs)
 
 
 def _sha256(path: Path) -> str:
@@ -333,7 +346,8 @@ def private_staging(destdir: str, log: Log) -> Iterator[tuple[RootLock, Path]]:
 
 
 def install_bundle(staging: Path, destdir: str, log: Log, verified_sha256: str | None = None,
-                   record_meta: dict[str, str] | None = None, held: RootLock | None = None) -> None:
+                   record_meta: dict[str, str] | None = None, held: RootLock | None = None,
+                   keep_previous: bool = True) -> None:
     """Run `cri-o/install` in a transaction, under the root's lock: on failure the previous installation is restored.
 
     `verified_sha256`: the tarball's sha256, when it was verified and every file was checked against
@@ -342,19 +356,22 @@ def install_bundle(staging: Path, destdir: str, log: Log, verified_sha256: str |
     record (revision, channel, build time), passed to a script that offers --record-meta. The sha256
     of the install script (which it keeps in the state dir) is recorded for `-u` (uninstall). `held`: the lock,
     when the caller took it with `private_staging` (the bundle then lies in that staging directory,
-    and a script that offers --move-sources renames its files into place).
+    and a script that offers --move-sources renames its files into place). `keep_previous`: keep the
+    replaced installation as previous/ for --rollback (False: --no-keep-previous).
     """
     if held is None:
         with _lock(destdir, log) as lock:
             recover(destdir, log)
             check_record(state_dir(destdir))
-            _install_locked(staging, destdir, log, lock, verified_sha256, record_meta or {}, move=False)
+            _install_locked(staging, destdir, log, lock, verified_sha256, record_meta or {}, move=False,
+                            keep_previous=keep_previous)
     else:
-        _install_locked(staging, destdir, log, held, verified_sha256, record_meta or {}, move=True)
+        _install_locked(staging, destdir, log, held, verified_sha256, record_meta or {}, move=True,
+                        keep_previous=keep_previous)
 
 
 def _install_locked(staging: Path, destdir: str, log: Log, lock: RootLock, verified_sha256: str | None,
-                    record_meta: dict[str, str], move: bool) -> None:
+                    record_meta: dict[str, str], move: bool, keep_previous: bool = True) -> None:
     """The transaction itself: plan (install --list), check, journal, run the script, stamp, commit."""
     bundle = staging / BUNDLE_TOP
     extra = _offered_options(bundle, verified_sha256, record_meta, log, move)
@@ -391,7 +408,7 @@ def _install_locked(staging: Path, destdir: str, log: Log, lock: RootLock, verif
                             ExitCode.VERIFICATION)
         raise CrioError(f"install failed (exit {result.returncode}); the previous installation is restored",
                         ExitCode.INSTALL)
-    commit(txn, destdir)
+    commit(txn, destdir, keep_previous)
     adoption.retire(adopted, log)
 
 
@@ -475,6 +492,7 @@ def uninstall(destdir: str, log: Log) -> None:
             uninstall_recorded(sdir, destdir, log)
             return
         script = verified_install_script(sdir, Path(work))
+        previous.drop(sdir)    # an uninstall is not rolled back: the installation before it goes too
         parents = _recorded_state_parents(sdir, destdir)
         if subprocess.run(["bash", str(script), "--uninstall"], check=False, pass_fds=(lock.fd,)).returncode != 0:
             raise CrioError("uninstall failed", ExitCode.INSTALL)

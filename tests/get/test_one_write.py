@@ -90,8 +90,10 @@ def install(installer: str, bucket: Path, revision: str, dest: Path, tmp: Path,
 
 
 def without_lock(tree: dict[str, tuple[str, int, bytes]]) -> dict[str, tuple[str, int, bytes]]:
-    """The tree without the lock file, and the record without its install time (two runs differ in it)."""
-    out = {k: v for k, v in tree.items() if k != f"{STATE}/lock"}
+    """The tree without the lock file and previous/ (kept for --rollback: its journal names the paths of its own
+    DESTDIR), and the record without its install time (two runs differ in it)."""
+    out = {k: v for k, v in tree.items()
+           if k != f"{STATE}/lock" and k != f"{STATE}/previous" and not k.startswith(f"{STATE}/previous/")}
     record = f"{STATE}/{INSTALL_RECORD}"
     if record in out:
         kind, mode, data = out[record]
