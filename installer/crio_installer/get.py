@@ -351,11 +351,11 @@ def fetch_verified(plan: resolve.Plan, request: Request, fetcher: Fetcher, work:
     options = request.options
     name = plan.tarball_name
     checksum = _read_published(fetcher, plan, plan.checksum_url)
-    keyless_time, kept = None, {}
+    keyless_time, kept, signer = None, {}, None
     if request.keyless_policy is not None:
         signature, check_sig = None, False
         expected = verify.expected_digest(checksum, name)
-        keyless_time, kept = keyless.verify_keyless(fetcher, plan.tarball_url, plan.revision, name, expected,
+        keyless_time, kept, signer = keyless.verify_keyless(fetcher, plan.tarball_url, plan.revision, name, expected,
                                                     request.keyless_policy, request.trusted_root, say)
     else:
         signature = _read_optional(fetcher, plan.signature_url)
@@ -396,16 +396,18 @@ def fetch_verified(plan: resolve.Plan, request: Request, fetcher: Fetcher, work:
         binding.save_revision_manifest(options.download_dir, plan.revision, manifest, manifest_sig)
     return VerifiedBundle(work / "staging", digest.hexdigest(), manifest_checked,
                           {**binding.record_meta(plan, build_time, options.file is not None),
-                           **_status_meta(request)})
+                           **_status_meta(request, signer)})
 
 
-def _status_meta(request: Request) -> dict[str, str]:
-    """What --status shows beside the revision: the signer (key fingerprint, `none`, `skipped`) and the time."""
-    from crio_installer.inspect import META_INSTALL_TIME, META_SIGNER, signer_value
+def _status_meta(request: Request, keyless_signer: str | None) -> dict[str, str]:
+    """What --status shows beside the revision: the signer (key fingerprint, keyless identity, `none`, `skipped`)
+    and the time."""
+    from crio_installer.inspect import META_INSTALL_TIME, META_SIGNER, SIGNER_KEYLESS_PREFIX, signer_value
 
     key = request.key_in_use
-    return {META_SIGNER: signer_value(key.read_bytes() if key is not None else None, request.options.skip_signature),
-            META_INSTALL_TIME: str(int(time.time()))}
+    signer = SIGNER_KEYLESS_PREFIX + keyless_signer if keyless_signer else \
+        signer_value(key.read_bytes() if key is not None else None, request.options.skip_signature)
+    return {META_SIGNER: signer, META_INSTALL_TIME: str(int(time.time()))}
 
 
 def _read_published(fetcher: Fetcher, plan: resolve.Plan, url: str) -> bytes:

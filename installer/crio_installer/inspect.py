@@ -33,6 +33,7 @@ META_INSTALL_TIME = "install-time"
 SIGNER_NONE = "none"          # no signature published and no key: the sha256 only
 SIGNER_SKIPPED = "skipped"    # --insecure-skip-signature-verification
 SIGNER_KEY_PREFIX = "key-sha256:"
+SIGNER_KEYLESS_PREFIX = "keyless:"
 _PRINTABLE = re.compile(r"^[ -~]{1,256}$")
 _TIME = re.compile(r"^(0|[1-9][0-9]{0,14})$")
 

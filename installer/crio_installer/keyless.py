@@ -184,11 +184,12 @@ def check_provenance(fetcher: Fetcher, directory_url: str, revision: str, name: 
 
 
 def verify_keyless(fetcher: Fetcher, tarball_url: str, revision: str, name: str, sha256: str,
-                   policy: IdentityPolicy, root, log: Log) -> tuple[int, dict[str, bytes]]:
+                   policy: IdentityPolicy, root, log: Log) -> tuple[int, dict[str, bytes], str]:
     """The tarball's keyless signature over the sha256 it must have, then the provenance binding.
 
-    Returns the log's time of the signature (the downgrade rule's build time) and the evidence
-    files a -d download keeps beside the tarball, so `-f` verifies the same offline later.
+    Returns the log's time of the signature (the downgrade rule's build time), the evidence
+    files a -d download keeps beside the tarball, so `-f` verifies the same offline later, and
+    the signer's identity from its certificate (recorded as the install's signer).
     """
     evidence, key_signed = fetch_evidence(fetcher, tarball_url, name)
     if evidence is None:
@@ -197,4 +198,4 @@ def verify_keyless(fetcher: Fetcher, tarball_url: str, revision: str, name: str,
     log(f"keyless signature verified: {result.line()}")
     kept = dict(evidence.files)
     kept.update(check_provenance(fetcher, tarball_url.rsplit("/", 1)[0], revision, name, sha256, policy, root, log))
-    return result.log_time, kept
+    return result.log_time, kept, result.identity

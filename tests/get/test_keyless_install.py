@@ -45,7 +45,7 @@ from crio.downgrade import installed_state
 from crio.keyless.policy import GITHUB_ACTIONS_ISSUER, UPSTREAM_IDENTITY
 from crio.signing import generate_keypair, sign_file
 
-#: Flip when H3's openssl-only keyless_verify_openssl replaces the placeholder in scripts/get.
+#: scripts/get verifies keyless signatures without cosign (its openssl-only keyless_verify_openssl).
 BASH_OPENSSL_KEYLESS = True
 PLACEHOLDER = "keyless verification without cosign is not available in this scripts/get"
 

@@ -87,9 +87,16 @@ def rollback(installer: str, dest: Path, tmp: Path, *extra: str,
 
 
 def tree(dest: Path) -> dict[str, tuple[str, int, bytes]]:
-    """The installation as an operator sees it: every file and the record; not the lock and not previous/."""
-    return {k: v for k, v in snapshot(dest).items()
-            if k != f"{STATE}/lock" and k != PREVIOUS and not k.startswith(PREVIOUS + "/")}
+    """The installation as an operator sees it: every file and the record; not the lock and not previous/.
+    The record's install time is left out: two installs of one revision differ only in it."""
+    out = {k: v for k, v in snapshot(dest).items()
+           if k != f"{STATE}/lock" and k != PREVIOUS and not k.startswith(PREVIOUS + "/")}
+    record = f"{STATE}/{INSTALL_RECORD}"
+    if record in out:
+        kind, mode, data = out[record]
+        out[record] = (kind, mode, b"\n".join(line for line in data.split(b"\n")
+                                              if not line.startswith(b"#install-time\t")))
+    return out
 
 
 def installed_v1_v2(installer: str, bucket: Path, dest: Path, tmp: Path) -> tuple[dict, dict]:

@@ -250,13 +250,16 @@ SIGNATURE_FLAGS = ("-k", "--key", "--insecure-skip-signature-verification", "--c
                    "--certificate-identity-regexp", "--certificate-oidc-issuer",
                    "--certificate-github-workflow-repository", "--trusted-root")
 SKIP_SIGNATURES = "--insecure-skip-signature-verification"
+#: Runs that only read or change what is on the node (and refuse other options).
+NODE_ONLY_FLAGS = ("--verify", "--status", "--rollback")
 
 
 def unsigned_unless_said(args: list[str], env: dict[str, str] | None) -> list[str]:
     """Signatures are required by default; a test that names no signature flag (nor CRIO_VERIFY_KEY)
     installs the unsigned fixtures with the skip flag, put first so `--` and usage checks are unchanged."""
     said = any(a == f or a.startswith(f + "=") for a in args for f in SIGNATURE_FLAGS)
-    if said or (env or {}).get("CRIO_VERIFY_KEY") or (args and args[0] == "--contract"):
+    reads_the_node = any(a in NODE_ONLY_FLAGS for a in args)   # nothing is downloaded: no signature to skip
+    if said or reads_the_node or (env or {}).get("CRIO_VERIFY_KEY") or (args and args[0] == "--contract"):
         return list(args)
     return [SKIP_SIGNATURES, *args]
 
