@@ -488,6 +488,7 @@ def uninstall(destdir: str, log: Log) -> None:
         recover(destdir, log)
         check_record(sdir)
         if recorded_by_installer(sdir):     # an upstream-layout install: no script to run
+            previous.drop(sdir)
             lock.also_remove = _recorded_state_parents(sdir, destdir)
             uninstall_recorded(sdir, destdir, log)
             return

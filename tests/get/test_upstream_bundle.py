@@ -108,7 +108,9 @@ def record(dest: Path):
 
 
 def files(tree: dict) -> set[str]:
-    return {path for path, (kind, _, _) in tree.items() if kind != "dir"}
+    """The files of a tree, without the installation kept for --rollback (previous/)."""
+    return {path for path, (kind, _, _) in tree.items()
+            if kind != "dir" and not path.startswith(f"{STATE}/previous/")}
 
 
 def run_upstream_script(tmp_path: Path, dest: Path, home: Path, revision: str = "v1.20.0") -> None:
