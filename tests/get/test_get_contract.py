@@ -621,7 +621,7 @@ MUTATIONS = [
     ("install", "SYSCONFIGDIR STATEDIR)", "STATEDIR SYSCONFIGDIR)", "variables"),
     ("install", "LIBEXECDIR LIBEXEC_CRIO_DIR ETC_CRIO_DIR CONTAINERS_DIR", "LIBEXECDIR CONTAINERS_DIR", "variables"),
     ("get", "LIBEXEC_CRIO_DIR ETC_CRIO_DIR CONTAINERS_DIR", "LIBEXEC_CRIO_DIR CONTAINERS_DIR", "variables"),
-    ("get", "readonly SHA256_TOOLS=(sha256sum shasum openssl)", "readonly SHA256_TOOLS=(shasum sha256sum openssl)",
+    ("get", "readonly SHA256_TOOLS=(openssl sha256sum shasum)", "readonly SHA256_TOOLS=(sha256sum openssl shasum)",
      "variables"),
     ("get", 'arch_text="${middle%%.*}"', 'arch_text="${middle%.*}"', "tarball_names"),
     ("get", "readonly MAX_MARKER_BYTES=4096", "readonly MAX_MARKER_BYTES=8192", "markers"),
