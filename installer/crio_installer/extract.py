@@ -170,6 +170,45 @@ class _QueueReader:
                 self.done = True
 
 
+class _BlockHasher:
+    """sha256 of each file's blocks in a thread of its own, beside decompression and writing.
+
+    hashlib releases the GIL on large buffers, so hashing overlaps the decompressor (which does
+    too); results are complete once `close` returned.
+    """
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[tuple[str, object] | None] = queue.Queue(maxsize=8)   # 8 MiB in flight at most
+        self.results: dict[str, str] = {}
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        name, digest = "", hashlib.sha256()
+        while (item := self.queue.get()) is not None:
+            kind, payload = item
+            if kind == "data":
+                digest.update(payload)  # type: ignore[arg-type]
+            elif kind == "start":
+                name, digest = str(payload), hashlib.sha256()
+            else:
+                self.results[name] = digest.hexdigest()
+
+    def start(self, name: str) -> None:
+        self.queue.put(("start", name))
+
+    def data(self, block: bytes) -> None:
+        self.queue.put(("data", block))
+
+    def end(self) -> None:
+        self.queue.put(("end", None))
+
+    def close(self) -> dict[str, str]:
+        self.queue.put(None)
+        self.thread.join()
+        return self.results
+
+
 class _StagingWriter:
     """Creates directories and regular files below one directory, each component relative to its parent's fd.
 
@@ -180,11 +219,13 @@ class _StagingWriter:
 
     def __init__(self, root: Path) -> None:
         self.root_fd = os.open(root, _DIR_FLAGS)
-        self.hashes: dict[str, str] = {}
+        self.hasher = _BlockHasher()
+        self.hashes: dict[str, str] = {}     # complete after close()
         self.manifest: bytes | None = None
         self._cached: tuple[tuple[str, ...], int] | None = None
 
     def close(self) -> None:
+        self.hashes = self.hasher.close()
         if self._cached is not None:
             os.close(self._cached[1])
             self._cached = None
@@ -221,22 +262,22 @@ class _StagingWriter:
         mode = (member.mode & 0o755) | 0o600
         if not mode & 0o100:
             mode &= ~0o111
-        digest = hashlib.sha256()
         kept: list[bytes] | None = [] if keep and member.size <= MAX_MANIFEST_BYTES else None
         fd = os.open(parts[-1], _FILE_FLAGS, 0o600, dir_fd=parent)
+        self.hasher.start(name)
         with open(fd, "wb", closefd=True) as target:
             left = member.size
             while left:
                 block = source.read(min(left, _COPY_CHUNK))  # type: ignore[attr-defined]
                 if not block:
                     raise tarfile.ReadError("unexpected end of data")
-                digest.update(block)
+                self.hasher.data(block)
                 target.write(block)
                 if kept is not None:
                     kept.append(block)
                 left -= len(block)
             os.fchmod(target.fileno(), mode)
-        self.hashes[name] = digest.hexdigest()
+        self.hasher.end()
         if kept is not None:
             self.manifest = b"".join(kept)
 
