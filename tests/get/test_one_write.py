@@ -262,3 +262,40 @@ def test_the_install_script_checks_the_callers_file_sums(lines, message: str, tm
     assert out.returncode == ExitCode.VERIFICATION, out.stderr
     assert message in out.stderr
     assert not dest.exists()
+
+
+@pytest.fixture
+def usr_on_tmpfs(tmp_path: Path):
+    """DESTDIR whose usr/ is a tmpfs of its own: the binaries' file system is not the state dir's."""
+    dest = tmp_path / "dest"
+    (dest / "usr").mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(dest / "usr")],
+                             capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield dest
+    finally:
+        subprocess.run(["umount", "-l", str(dest / "usr")], check=False)
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_destinations_on_another_file_system_install_and_roll_back_exactly(installer: str, bucket: Path,
+                                                                          usr_on_tmpfs: Path, tmp_path: Path) -> None:
+    """Across file systems mv copies (into the private temp directory beside the destination, so the final
+    step is still a rename) and backups are copies: the outcome is the same, only slower."""
+    dest = usr_on_tmpfs
+    assert os.stat(dest / "usr").st_dev != os.stat(dest).st_dev
+    assert install(installer, bucket, OLD, dest, tmp_path / "t0").returncode == 0
+    before = snapshot(dest)
+    counter = tmp_path / "count"
+    body = (f'n=$(( $(cat "{counter}" 2>/dev/null || echo 0) + 1 )); echo "$n" >"{counter}"\n'
+            'if [ "$n" -eq 6 ]; then echo "mv: cannot move: No space left on device" >&2; exit 1; fi')
+    out = install(installer, bucket, NEW, dest, tmp_path / "t1", wrapper_bin(tmp_path / "wrap", "mv", body))
+    assert out.returncode == ExitCode.INSTALL, out.stderr
+    assert snapshot(dest) == before
+    out = install(installer, bucket, NEW, dest, tmp_path / "t2")
+    assert out.returncode == 0, out.stderr
+    assert (dest / "usr/local/bin/crio").read_bytes().startswith(f"#!/bin/sh\necho crio {NEW}".encode())
+    assert not list((dest / STATE).glob("staging.*"))
+    assert not [p for p in (dest / "usr").rglob(".crio-*")]
