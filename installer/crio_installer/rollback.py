@@ -17,7 +17,6 @@ the previous installation did not have is left in place instead of removed.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ from crio.paths import is_below
 from crio.record import Kind, check_row_paths, parse_record, read_metadata, rows_by_path
 from crio_installer import journal, previous, transaction
 from crio_installer.destinations import check_destinations
+from crio_installer.record_uninstall import file_sha256
 
 Log = transaction.Log
 
@@ -134,17 +134,9 @@ def _changed_configs(record: Path, destdir: str) -> set[str]:
         path = Path(destdir + row.path)
         if path.is_symlink() or (path.exists() and not path.is_file()):
             changed.add(str(path))
-        elif path.is_file() and _sha256(path) != row.sha256:
+        elif path.is_file() and file_sha256(path) != row.sha256:
             changed.add(str(path))
     return changed
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 #: Unit file suffixes whose change needs `systemctl daemon-reload` (as the install script reloads).
@@ -162,7 +154,7 @@ def _reload_systemd(destdir: str, entries: list[journal.Entry], log: Log) -> Non
 
 def _same_content(backup: Path, path: Path) -> bool:
     """Both regular files with the same bytes (a kept config that already is the version to restore)."""
-    return all(p.is_file() and not p.is_symlink() for p in (backup, path)) and _sha256(backup) == _sha256(path)
+    return all(p.is_file() and not p.is_symlink() for p in (backup, path)) and file_sha256(backup) == file_sha256(path)
 
 
 def _replay(kept: Path, entries: list[journal.Entry], changed: set[str], log: Log) -> None:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_TOP, INSTALL_RECORD, INSTALL_STATE_DIR
+from crio.checksums import sha256_file
 from crio.errors import CrioError, ExitCode
 from crio.paths import is_below, normalisation_error
 from crio.record import INSTALL_SCRIPT_KEY, check_row_paths, read_metadata, with_metadata
@@ -274,14 +275,6 @@ def _finish_committed(txn: Path, destdir: str, statedirs: list[str] | None = Non
         discard(txn, destdir, statedirs)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def check_plan_paths(paths: list[str], destdir: str) -> None:
     """Every path the bundle's `install --list` printed is one this install may back up and replace."""
     for path in paths:
@@ -375,7 +368,7 @@ def _install_locked(staging: Path, destdir: str, log: Log, lock: RootLock, verif
     """The transaction itself: plan (install --list), check, journal, run the script, stamp, commit."""
     bundle = staging / BUNDLE_TOP
     extra = _offered_options(bundle, verified_sha256, record_meta, log, move)
-    script_sha256 = _sha256(bundle / BUNDLE_INSTALL_SCRIPT)
+    script_sha256 = sha256_file(bundle / BUNDLE_INSTALL_SCRIPT)
     sdir = state_dir(destdir)
     listed = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", "--list"], cwd=bundle,
                             capture_output=True, text=True, check=False)

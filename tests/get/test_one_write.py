@@ -16,7 +16,6 @@ import os
 import shutil
 import stat
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -29,10 +28,10 @@ from helpers.get_fixtures import (
     lay_out_bucket,
     run_get,
     snapshot,
-    write_side_files,
 )
+from helpers.real_bundle import real_bundle_tarball
 
-from crio.artifacts import INSTALL_RECORD, INSTALL_STATE_DIR, tarball_name
+from crio.artifacts import INSTALL_RECORD, INSTALL_STATE_DIR
 from crio.errors import ExitCode
 
 STATE = INSTALL_STATE_DIR.lstrip("/")
@@ -40,25 +39,9 @@ OLD, NEW = "v1.30.0", "v1.30.1"
 
 
 def real_bundle(root: Path, revision: str) -> Path:
-    """A tarball of the real install script and files, with a crio of its own, manifest.json last."""
-    tree = make_bundle_tree(root / revision, {"bin/crio": f"#!/bin/sh\necho crio {revision}\n".encode() * 4096,
-                                              "bin/pinns": f"pinns {revision}\n".encode()}, via_tar=False)
-    tarball = root / "build" / tarball_name("amd64", revision)
-    tarball.parent.mkdir(parents=True, exist_ok=True)
-    members = [*sorted(p for p in tree.rglob("*") if p.name != "manifest.json"), tree / "manifest.json"]
-    with tarfile.open(tarball, "w:gz", format=tarfile.GNU_FORMAT) as tf:
-        tf.add(tree, arcname="cri-o", recursive=False)
-        for path in members:
-            info = tf.gettarinfo(path, arcname=f"cri-o/{path.relative_to(tree).as_posix()}")
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if info.isfile():
-                with open(path, "rb") as handle:
-                    tf.addfile(info, handle)
-            else:
-                tf.addfile(info)
-    write_side_files(tarball)
-    return tarball
+    """A tarball of the real install script and files, with a crio of its own."""
+    return real_bundle_tarball(root, revision, {"bin/crio": f"#!/bin/sh\necho crio {revision}\n".encode() * 4096,
+                                                "bin/pinns": f"pinns {revision}\n".encode()})
 
 
 @pytest.fixture(scope="module")

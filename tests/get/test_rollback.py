@@ -14,13 +14,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 from crio_installer import transaction
 from crio_installer.lock import RootLock
-from helpers.bundle_install import make_bundle_tree
 from helpers.get_fixtures import (
     CRIO_GET,
     INSTALLERS,
@@ -28,10 +26,10 @@ from helpers.get_fixtures import (
     lay_out_bucket,
     run_get,
     snapshot,
-    write_side_files,
 )
+from helpers.real_bundle import real_bundle_tarball
 
-from crio.artifacts import INSTALL_RECORD, INSTALL_STATE_DIR, tarball_name
+from crio.artifacts import INSTALL_RECORD, INSTALL_STATE_DIR
 from crio.errors import ExitCode
 
 STATE = INSTALL_STATE_DIR.lstrip("/")
@@ -44,28 +42,12 @@ def real_bundle(root: Path, revision: str) -> Path:
     """The real install script and files, a crio of the revision's own, a config that changes between the two
     revisions, and a tool only v1 has (v2 removes it) and one only v2 has (v2 adds it)."""
     only = {"bin/crio-old-tool": b"old tool\n"} if revision == V1 else {"bin/crio-new-tool": b"new tool\n"}
-    tree = make_bundle_tree(root / revision, {
+    return real_bundle_tarball(root, revision, {
         "bin/crio": f"#!/bin/sh\necho crio {revision}\n".encode() * 4096,
         "bin/pinns": f"pinns {revision}\n".encode(),
         "etc/10-crio.conf": f"[crio]\n# {revision}\n".encode(),
         **only,
-    }, via_tar=False)
-    tarball = root / "build" / tarball_name("amd64", revision)
-    tarball.parent.mkdir(parents=True, exist_ok=True)
-    members = [*sorted(p for p in tree.rglob("*") if p.name != "manifest.json"), tree / "manifest.json"]
-    with tarfile.open(tarball, "w:gz", format=tarfile.GNU_FORMAT) as tf:
-        tf.add(tree, arcname="cri-o", recursive=False)
-        for path in members:
-            info = tf.gettarinfo(path, arcname=f"cri-o/{path.relative_to(tree).as_posix()}")
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if info.isfile():
-                with open(path, "rb") as handle:
-                    tf.addfile(info, handle)
-            else:
-                tf.addfile(info)
-    write_side_files(tarball)
-    return tarball
+    })
 
 
 @pytest.fixture(scope="module")
