@@ -138,25 +138,38 @@ class RootLock:
 
     def _wait(self, fd: int, deadline: float, waited: bool) -> bool:
         """Take the flock on `fd`, polling until the deadline; True once a wait was announced."""
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return waited
-            except BlockingIOError:
-                pass
-            if time.monotonic() >= deadline:
-                raise CrioError(f"another install or uninstall holds the lock {self.path}; gave up after "
-                                f"{self.timeout} s (set {LOCK_TIMEOUT_VARIABLE} to wait longer)", ExitCode.LOCKED)
-            if not waited:
-                self.log(f"waiting up to {self.timeout} s for another install or uninstall to finish "
-                         f"(lock {self.path})")
-                waited = True
-            time.sleep(0.05)
+        return wait_for_flock(fd, fcntl.LOCK_EX, self.path, self.timeout, deadline, self.log, waited)
 
     def _still_at_path(self, fd: int) -> bool:
+        return still_at(self.path, fd)
+
+
+def still_at(path: Path, fd: int) -> bool:
+    """`fd` is still the file at `path` (a holder that found nothing installed may have removed it)."""
+    try:
+        here = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def wait_for_flock(fd: int, operation: int, path: Path, timeout: int, deadline: float,
+                   log: Callable[[str], None], waited: bool = False) -> bool:
+    """flock(fd, operation) polled until `deadline` (exit 18 after it); True once a wait was announced.
+
+    Shared by the install lock (LOCK_EX) and --verify's reader lock (LOCK_SH).
+    """
+    while True:
         try:
-            here = os.lstat(self.path)
-        except FileNotFoundError:
-            return False
-        mine = os.fstat(fd)
-        return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
+            return waited
+        except BlockingIOError:
+            pass
+        if time.monotonic() >= deadline:
+            raise CrioError(f"another install or uninstall holds the lock {path}; gave up after {timeout} s "
+                            f"(set {LOCK_TIMEOUT_VARIABLE} to wait longer)", ExitCode.LOCKED)
+        if not waited:
+            log(f"waiting up to {timeout} s for another install or uninstall to finish (lock {path})")
+            waited = True
+        time.sleep(0.05)

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from crio.errors import CrioError, ExitCode
-from crio_installer.lock import LOCK_NAME, LOCK_TIMEOUT_VARIABLE
+from crio_installer.lock import LOCK_NAME, still_at, wait_for_flock
 
 
 def _open(path: Path) -> int:
@@ -40,31 +40,8 @@ def _open(path: Path) -> int:
     return fd
 
 
-def _still_at(path: Path, fd: int) -> bool:
-    try:
-        here = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    mine = os.fstat(fd)
-    return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
-
-
 def _wait_shared(fd: int, path: Path, timeout: int, log: Callable[[str], None]) -> None:
-    deadline = time.monotonic() + timeout
-    waited = False
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        if time.monotonic() >= deadline:
-            raise CrioError(f"another install or uninstall holds the lock {path}; gave up after {timeout} s "
-                            f"(set {LOCK_TIMEOUT_VARIABLE} to wait longer)", ExitCode.LOCKED)
-        if not waited:
-            log(f"waiting up to {timeout} s for another install or uninstall to finish (lock {path})")
-            waited = True
-        time.sleep(0.05)
+    wait_for_flock(fd, fcntl.LOCK_SH, path, timeout, time.monotonic() + timeout, log)
 
 
 @contextmanager
@@ -81,7 +58,7 @@ def shared_root_lock(sdir: Path, timeout: int, log: Callable[[str], None]) -> It
         except BaseException:
             os.close(fd)
             raise
-        if _still_at(path, fd):
+        if still_at(path, fd):
             break
         os.close(fd)   # the holder removed it as it let go (nothing installed any more): look again
     try:
