@@ -27,6 +27,7 @@ from helpers.bundles import make_embedded_bundles
 from helpers.cosign_standin import install_standin
 from helpers.get_fixtures import INSTALLERS, lay_out_bucket, run_get, write_bundle
 from helpers.http_server import FaultServer
+from helpers.real_bundle import real_bundle_tarball
 from helpers.sigstore_instance import GITHUB_ISSUER, LocalSigstore, Signed
 
 from crio.artifacts import (
@@ -501,3 +502,19 @@ def test_bash_cosign_path_passes_the_policy_and_obeys_the_answer(case: str, code
         assert len(calls) == 2 and f"does not name {bucket.name} among its subjects" in result.stderr
     else:
         assert "does not verify (cosign)" in result.stderr
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_a_keyless_install_records_the_signers_identity(installer: str, instance: LocalSigstore, root_file: Path,
+                                                        tmp_path: Path) -> None:
+    """With the real install script (which records metadata), the record and --status name the certificate's
+    identity: `keyless:IDENTITY`."""
+    tarball = real_bundle_tarball(tmp_path / "real", REV, {"bin/crio": b"#!/bin/sh\necho crio\n"}, arch=ARCH)
+    bucket = Bucket(tmp_path / "bucket", tarball=tarball)
+    bucket.publish(upstream(instance, bucket.data), "bundle")
+    with FaultServer(bucket.root) as server:
+        result = install(installer, tmp_path, server.url, ["--trusted-root", str(root_file)])
+    assert result.returncode == 0, result.stderr
+    status = run_get(installer, ["--status", "--json"], destdir=tmp_path / "root", tmpdir=tmp_path / "st")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["signer"] == f"keyless:{UPSTREAM_IDENTITY}"
