@@ -22,9 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, BinaryIO
 
 from crio.arch import ARCHITECTURES, normalize_arch
 from crio.artifacts import (
@@ -57,6 +55,9 @@ from crio_installer import (
 )
 from crio_installer.extract import StreamingExtractor, max_bytes_from_env
 from crio_installer.lock import lock_timeout_from_env
+
+if TYPE_CHECKING:
+    import tqdm
 
 
 @dataclass
@@ -429,12 +430,15 @@ def _stream_tarball(fetcher: Fetcher, plan: resolve.Plan, sink: BinaryIO | None,
                     extractor: StreamingExtractor | None) -> hashlib._Hash:
     """Each chunk once: into the hash, the -d file (`sink`, closed here) and the extractor; a progress bar on a terminal."""
     digest = hashlib.sha256()
-    progress: tqdm | None = None
+    progress: tqdm.tqdm | None = None
 
     def on_length(length: int | None) -> None:
         nonlocal progress
-        progress = tqdm(total=length, unit="B", unit_scale=True, disable=not sys.stderr.isatty(),
-                        desc=plan.tarball_name, leave=False)
+        if sys.stderr.isatty():     # imported only for a terminal: 20 ms of start-up otherwise
+            import tqdm as tqdm_module
+
+            progress = tqdm_module.tqdm(total=length, unit="B", unit_scale=True, desc=plan.tarball_name,
+                                        leave=False)
 
     try:
         for chunk in fetcher.stream(plan.tarball_url, on_length):
