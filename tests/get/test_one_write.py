@@ -282,3 +282,51 @@ def test_destinations_on_another_file_system_install_and_roll_back_exactly(insta
     assert (dest / "usr/local/bin/crio").read_bytes().startswith(f"#!/bin/sh\necho crio {NEW}".encode())
     assert not list((dest / STATE).glob("staging.*"))
     assert not [p for p in (dest / "usr").rglob(".crio-*")]
+
+
+def temp_dirs_made(log: Path, dest: Path) -> list[str]:
+    """The `mktemp` calls (logged by the wrapper) that made a `.crio-install.*` temp beside a destination."""
+    calls = log.read_text().splitlines() if log.exists() else []
+    return [c for c in calls if f"{dest}/" in c and "/.crio-install." in c]
+
+
+def install_twice(root: Path, dest: Path, wrap: Path, *args: str) -> None:
+    """A fresh install, then an upgrade over a locally changed config (its new version goes beside it as
+    .crio-new: the one rename whose final name differs), each from a fresh bundle copy."""
+    env = install_env(DESTDIR=str(dest), PATH=f"{wrap}:{os.environ['PATH']}", TMPDIR=str(root))
+    for run in ("first", "second"):
+        tree = make_bundle_tree(root / run, {"bin/crio": f"crio {run}\n".encode()}, via_tar=False)
+        out = run_install(tree / "install", *args, env=env)
+        assert out.returncode == 0, out.stderr
+        if run == "first":
+            (dest / "etc/crio/policy.json").write_text('{"changed": "locally"}\n')
+    assert (dest / "etc/crio/policy.json.crio-new").is_file()
+    assert (dest / "usr/local/bin/crio").read_bytes() == b"crio second\n"
+
+
+def test_moving_on_one_file_system_makes_no_temp_directory_beside_the_destinations(tmp_path: Path) -> None:
+    """With --move-sources on one mount the bundle's files are renamed straight to their final names; the
+    outcome (files, modes, record, the .crio-new beside a changed config) is exactly that of a copying install,
+    which does make its temp directories (so the logging mktemp is seen working)."""
+    moved, copied = tmp_path / "moved", tmp_path / "copied"
+    move_wrap = wrapper_bin(tmp_path / "wrap-move", "mktemp", "")
+    install_twice(tmp_path / "m", moved, move_wrap, "--verified-tarball", "a" * 64, "--move-sources")
+    copy_wrap = wrapper_bin(tmp_path / "wrap-copy", "mktemp", "")
+    install_twice(tmp_path / "c", copied, copy_wrap, "--verified-tarball", "a" * 64)
+    assert temp_dirs_made(move_wrap / "mktemp.log", moved) == []
+    assert any("-d " in c and "/usr/local/bin/.crio-install." in c
+               for c in temp_dirs_made(copy_wrap / "mktemp.log", copied))
+    assert snapshot(moved) == snapshot(copied)
+    assert not list(moved.rglob(".crio-install*"))
+
+
+def test_moving_across_file_systems_still_goes_through_temp_directories(usr_on_tmpfs: Path, tmp_path: Path) -> None:
+    """DESTDIR/usr on a tmpfs: a rename from the bundle cannot reach it, so mv copies into a temp directory
+    beside each destination first and the final step stays a rename."""
+    dest = usr_on_tmpfs
+    wrap = wrapper_bin(tmp_path / "wrap", "mktemp", "")
+    install_twice(tmp_path / "m", dest, wrap, "--verified-tarball", "a" * 64, "--move-sources")
+    made = temp_dirs_made(wrap / "mktemp.log", dest)
+    assert any("-d " in c and "/usr/local/bin/.crio-install." in c for c in made), made
+    assert not list(dest.rglob(".crio-install*"))
+    assert stat.S_IMODE((dest / "usr/local/bin/crio").stat().st_mode) == 0o755
