@@ -30,6 +30,7 @@ from pathlib import Path
 from crio.artifacts import UPSTREAM_ADOPTABLE_SUFFIXES, UPSTREAM_INSTALL_LIST, UPSTREAM_INSTALL_LIST_ADOPTED
 from crio.paths import is_below
 from crio_installer.journal import destination_error
+from crio_installer.node_files import NotRegularFile, open_regular
 
 Log = Callable[[str], None]
 #: A list bigger than this is not upstream's (it names ~30 files): ignored whole.
@@ -78,19 +79,21 @@ def list_files(environ: dict[str, str] | None = None) -> list[Path]:
 
 def _read_list(path: Path, log: Log) -> list[str] | None:
     """The lines of one list (None when absent or not safely readable: a link, not a file, too big)."""
+    too_big = f"ignoring {path}: not a regular file of at most {MAX_LIST_BYTES} bytes"
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open_regular(path) as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_LIST_BYTES:
+                log(too_big)
+                return None
+            data = handle.read(MAX_LIST_BYTES + 1)
     except FileNotFoundError:
+        return None
+    except NotRegularFile:
+        log(too_big)
         return None
     except OSError as exc:
         log(f"ignoring {path}: it cannot be read safely ({exc.strerror})")
         return None
-    with os.fdopen(fd, "rb") as handle:
-        st = os.fstat(handle.fileno())
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_LIST_BYTES:
-            log(f"ignoring {path}: not a regular file of at most {MAX_LIST_BYTES} bytes")
-            return None
-        data = handle.read(MAX_LIST_BYTES + 1)
     return data.decode("utf-8", "surrogateescape").split("\n")
 
 

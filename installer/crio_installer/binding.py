@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +44,7 @@ from crio.downgrade import (
 )
 from crio.download import Fetcher, NotFound
 from crio.errors import CrioError, ExitCode
+from crio_installer.node_files import open_regular
 from crio_installer.resolve import Plan
 
 Log = Callable[[str], None]
@@ -54,15 +54,10 @@ def installed_state_at(state_dir: Path) -> InstalledState:
     """The record's metadata, read only from a regular file (a planted FIFO or link is not followed)."""
     path = state_dir / INSTALL_RECORD
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+        with open_regular(path) as handle:
+            return installed_state(handle.read(META_HEAD_BYTES))
+    except OSError:        # absent, a link, a FIFO: nothing installed that can be trusted
         return InstalledState()
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return InstalledState()
-        return installed_state(os.read(fd, META_HEAD_BYTES))
-    finally:
-        os.close(fd)
 
 
 def _fetch(fetcher: Fetcher, url: str, missing: str) -> bytes:

@@ -26,6 +26,7 @@ from pathlib import Path
 from crio.artifacts import BUNDLE_INSTALL_SCRIPT, INSTALL_PREVIOUS_DIR, INSTALL_RECORD
 from crio.errors import CrioError, ExitCode
 from crio.record import INSTALL_SCRIPT_KEY, Kind, Record, RecordError, format_row, parse_record, rows_by_path
+from crio_installer.node_files import open_regular
 
 #: Kinds of entry as findings name them (lstat's file type).
 _TYPES = ((stat.S_ISLNK, "link"), (stat.S_ISDIR, "dir"), (stat.S_ISREG, "file"), (stat.S_ISFIFO, "fifo"),
@@ -65,18 +66,14 @@ def read_record(sdir: Path) -> tuple[Record, Path]:
     """The record, checked whole by crio.record's rules; no record is exit 7 ("no installation recorded")."""
     path = sdir / INSTALL_RECORD
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open_regular(path) as handle:
+            text = handle.read().decode("utf-8", "surrogateescape")
     except (FileNotFoundError, NotADirectoryError):
         raise CrioError(f"no installation recorded: {path} not found", ExitCode.INSTALL) from None
     except PermissionError:
         raise CrioError(f"cannot read {path}: permission denied (run as root)", ExitCode.NOT_ROOT) from None
-    except OSError:
+    except OSError:        # a symlink, a FIFO, a directory
         raise CrioError(f"the record {path} is not a regular file", ExitCode.INSTALL) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise CrioError(f"the record {path} is not a regular file", ExitCode.INSTALL)
-    with os.fdopen(fd, "rb") as handle:
-        text = handle.read().decode("utf-8", "surrogateescape")
     record = parse_record(text, str(path))
     for row in record.rows:
         format_row(row.path, row.sha256, row.mode, row.kind)   # sha256 and mode as a writer must spell them
@@ -95,15 +92,12 @@ def entries_of(record: Record, sdir: Path, destdir: str) -> list[Entry]:
 def _sha256(path: str) -> str | None:
     """The content's sha256, read without following a link; None if it is no longer a regular file."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open_regular(path) as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
     except PermissionError:
         raise CrioError(f"cannot read {path}: permission denied (run as root)", ExitCode.NOT_ROOT) from None
-    except OSError:
+    except OSError:        # absent, a link, not a regular file (swapped in meanwhile)
         return None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return None
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _workers() -> int:

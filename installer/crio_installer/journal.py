@@ -26,6 +26,7 @@ from pathlib import Path
 
 from crio.errors import CrioError, ExitCode
 from crio.paths import is_below, normalisation_error
+from crio_installer.node_files import NotRegularFile, open_regular
 
 KINDS = ("saved", "absent", "newdir")
 
@@ -74,15 +75,14 @@ def destination_error(path: str, destdir: str) -> str | None:
 def _read_lines(path: Path, txn: Path) -> list[str] | None:
     """The lines of one transaction file (None when absent); refuses links, non-files and NULs."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open_regular(path) as handle:
+            data = handle.read()
     except FileNotFoundError:
         return None
+    except NotRegularFile:
+        raise _refuse(txn, f"{path} is not a regular file") from None
     except OSError as exc:
         raise _refuse(txn, f"{path} cannot be read safely ({exc.strerror}, a symlink?)") from None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise _refuse(txn, f"{path} is not a regular file")
-        data = handle.read()
     if b"\0" in data:
         raise _refuse(txn, f"{path} holds a NUL byte")
     text = data.decode("utf-8", "surrogateescape")

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from crio.artifacts import BUNDLE_INSTALL_SCRIPT, INSTALL_RECORD, LAYOUT_KEY, LAYOUT_UPSTREAM
 from crio.record import Kind, parse_record, read_metadata
 from crio_installer.journal import destination_error
+from crio_installer.node_files import open_regular
 
 Log = Callable[[str], None]
 
@@ -35,16 +35,10 @@ def recorded_by_installer(sdir: Path) -> bool:
 def file_sha256(path: Path) -> str | None:
     """sha256 of a regular file (None for anything else: a link, a directory, absent)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+        with open_regular(path) as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:        # absent, a link, not a regular file
         return None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return None
-        digest = hashlib.sha256()
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def uninstall_recorded(sdir: Path, destdir: str, log: Log) -> None:
