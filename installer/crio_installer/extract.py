@@ -146,20 +146,27 @@ class _QueueReader:
                     parts.append(chunk)
             self.buffer = memoryview(b"")
             return b"".join(parts)
+        self._refill()
+        out = bytes(self.buffer[:size])
+        self.buffer = self.buffer[size:]
+        return out
+
+    def readinto(self, target: bytearray | memoryview) -> int:
+        """The decompressor's way of reading: one copy, from the queued chunk straight into its buffer."""
+        self._refill()
+        size = min(len(target), len(self.buffer))
+        target[:size] = self.buffer[:size]
+        self.buffer = self.buffer[size:]
+        return size
+
+    def _refill(self) -> None:
+        """The next non-empty chunk into `buffer` when it is used up (unless the stream ended)."""
         while not self.buffer and not self.done:
             chunk = self.chunks.get()
             if chunk is None:
                 self.done = True
             else:
                 self.buffer = memoryview(chunk)
-        out = bytes(self.buffer[:size])
-        self.buffer = self.buffer[size:]
-        return out
-
-    def readinto(self, target: bytearray | memoryview) -> int:
-        data = self.read(len(target))
-        target[: len(data)] = data
-        return len(data)
 
     def readable(self) -> bool:
         return True
@@ -170,43 +177,114 @@ class _QueueReader:
                 self.done = True
 
 
-class _BlockHasher:
-    """sha256 of each file's blocks in a thread of its own, beside decompression and writing.
+class _FileSink:
+    """Writes and hashes each file's blocks in a thread of its own, beside the decompressor.
 
-    hashlib releases the GIL on large buffers, so hashing overlaps the decompressor (which does
-    too); results are complete once `close` returned.
+    The decompressing thread is the one the whole stream waits for, so it only inflates and parses:
+    the copy into the page cache (write) and the sha256 happen here (both release the GIL on large
+    buffers). Files arrive one after another: `start` hands over a new file's descriptor, `data` its
+    blocks (immutable bytes), `end` gives it its mode and closes it. The first error is kept and
+    raised by the next call (and by `close`); the files after it are closed unwritten. `hashes` is
+    complete once `close` returned.
     """
 
     def __init__(self) -> None:
-        self.queue: queue.Queue[tuple[str, object] | None] = queue.Queue(maxsize=8)   # 8 MiB in flight at most
+        self.queue: queue.Queue[tuple[str, object, int] | None] = queue.Queue(maxsize=8)   # 8 MiB in flight
         self.results: dict[str, str] = {}
+        self.error: OSError | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        name, digest = "", hashlib.sha256()
+        name, digest, fd = "", hashlib.sha256(), -1
         while (item := self.queue.get()) is not None:
-            kind, payload = item
-            if kind == "data":
-                digest.update(payload)  # type: ignore[arg-type]
-            elif kind == "start":
-                name, digest = str(payload), hashlib.sha256()
+            kind, payload, number = item
+            if kind == "start":
+                name, digest, fd = str(payload), hashlib.sha256(), number
+            elif kind == "data":
+                if self.error is None:
+                    self._write(fd, payload)  # type: ignore[arg-type]
+                    digest.update(payload)  # type: ignore[arg-type]
             else:
+                self._finish(fd, number)
                 self.results[name] = digest.hexdigest()
+                fd = -1
+        if fd != -1:        # stopped in the middle of a file (an error upstream)
+            os.close(fd)
 
-    def start(self, name: str) -> None:
-        self.queue.put(("start", name))
+    def _write(self, fd: int, block: bytes) -> None:
+        try:
+            view = memoryview(block)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError as exc:
+            self.error = exc
+
+    def _finish(self, fd: int, mode: int) -> None:
+        try:
+            if self.error is None:
+                os.fchmod(fd, mode)
+        except OSError as exc:
+            self.error = exc
+        finally:
+            os.close(fd)
+
+    def _put(self, item: tuple[str, object, int]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(item)
+
+    def start(self, name: str, fd: int) -> None:
+        """Own `fd` from now on (closed by this thread whatever happens)."""
+        try:
+            self._put(("start", name, fd))
+        except BaseException:
+            os.close(fd)
+            raise
 
     def data(self, block: bytes) -> None:
-        self.queue.put(("data", block))
+        self._put(("data", block, 0))
 
-    def end(self) -> None:
-        self.queue.put(("end", None))
+    def end(self, mode: int) -> None:
+        self._put(("end", None, mode))
 
     def close(self) -> dict[str, str]:
+        """Wait for every queued block; raise the first write error."""
         self.queue.put(None)
         self.thread.join()
+        if self.error is not None:
+            raise self.error
         return self.results
+
+
+class _ForwardReader:
+    """The decompressed stream as the file tarfile's seekable mode reads: forward seeks only, no copies.
+
+    tarfile's stream mode ("r|") copies every byte through its own buffer twice or three times; its
+    seekable mode only ever seeks forward over a stream read in order (headers, then the data we
+    read, then padding), which this gives it by reading and dropping the bytes in between. A
+    backward seek is refused.
+    """
+
+    def __init__(self, raw: igzip.IGzipFile) -> None:
+        self.raw = raw
+        self.pos = 0
+
+    def tell(self) -> int:
+        return self.pos
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.pos += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence != os.SEEK_SET or offset < self.pos:
+            raise tarfile.ReadError(f"the archive asks to seek back to byte {offset} of a stream at {self.pos}")
+        while self.pos < offset:
+            if not self.read(min(offset - self.pos, _COPY_CHUNK)):
+                break       # past the end: the next read finds nothing, as tarfile expects
+        return self.pos
 
 
 class _StagingWriter:
@@ -219,17 +297,34 @@ class _StagingWriter:
 
     def __init__(self, root: Path) -> None:
         self.root_fd = os.open(root, _DIR_FLAGS)
-        self.hasher = _BlockHasher()
+        self.sink = _FileSink()
         self.hashes: dict[str, str] = {}     # complete after close()
         self.manifest: bytes | None = None
         self._cached: tuple[tuple[str, ...], int] | None = None
 
     def close(self) -> None:
-        self.hashes = self.hasher.close()
+        """Wait for the sink (raising its write error) and close every descriptor."""
+        try:
+            self.hashes = self.sink.close()
+        finally:
+            self._close_fds()
+
+    def abandon(self) -> None:
+        """After an error: stop the sink and close every descriptor, raising nothing (no-op after close)."""
+        if self.root_fd == -1:
+            return
+        try:
+            self.sink.close()
+        except OSError:
+            pass
+        self._close_fds()
+
+    def _close_fds(self) -> None:
         if self._cached is not None:
             os.close(self._cached[1])
             self._cached = None
         os.close(self.root_fd)
+        self.root_fd = -1
 
     def directory(self, parts: tuple[str, ...]) -> int:
         """An fd of directory `parts` below the root (borrowed: do not close), missing components created."""
@@ -255,29 +350,25 @@ class _StagingWriter:
         self._cached = (parts, current) if current != self.root_fd else None
         return current
 
-    def file(self, name: str, member: tarfile.TarInfo, source: object, keep: bool) -> None:
-        """Write `member`'s data from `source` (positioned at it) to a new file, hashing it; `keep` its bytes."""
+    def file(self, name: str, member: tarfile.TarInfo, source: _ForwardReader, keep: bool) -> None:
+        """Hand `member`'s data from `source` (positioned at it) to the sink thread, `keep` its bytes."""
         parts = tuple(name.split("/"))
         parent = self.directory(parts[:-1])
         mode = (member.mode & 0o755) | 0o600
         if not mode & 0o100:
             mode &= ~0o111
         kept: list[bytes] | None = [] if keep and member.size <= MAX_MANIFEST_BYTES else None
-        fd = os.open(parts[-1], _FILE_FLAGS, 0o600, dir_fd=parent)
-        self.hasher.start(name)
-        with open(fd, "wb", closefd=True) as target:
-            left = member.size
-            while left:
-                block = source.read(min(left, _COPY_CHUNK))  # type: ignore[attr-defined]
-                if not block:
-                    raise tarfile.ReadError("unexpected end of data")
-                self.hasher.data(block)
-                target.write(block)
-                if kept is not None:
-                    kept.append(block)
-                left -= len(block)
-            os.fchmod(target.fileno(), mode)
-        self.hasher.end()
+        self.sink.start(name, os.open(parts[-1], _FILE_FLAGS, 0o600, dir_fd=parent))
+        left = member.size
+        while left:
+            block = source.read(min(left, _COPY_CHUNK))
+            if not block:
+                raise tarfile.ReadError("unexpected end of data")
+            self.sink.data(block)
+            if kept is not None:
+                kept.append(block)
+            left -= len(block)
+        self.sink.end(mode)
         if kept is not None:
             self.manifest = b"".join(kept)
 
@@ -307,26 +398,26 @@ def extract_stream(source: _QueueReader | object, staging: Path, max_bytes: int 
     writer = _StagingWriter(staging)
     member: tarfile.TarInfo | None = None
     try:
-        # 1 MiB reads: tarfile's default 10 KiB record reads make decompression call-bound.
-        with igzip.IGzipFile(fileobj=source, mode="rb") as gz, \
-                tarfile.open(fileobj=gz, mode="r|", bufsize=1 << 20) as tf:
-            for member in tf:
-                name = checker.check(member)
-                if name is None:
-                    continue
-                if member.isdir():
-                    writer.directory(tuple(name.split("/")))
-                else:
-                    assert tf.fileobj is not None
-                    tf.fileobj.seek(member.offset_data)
-                    writer.file(name, member, tf.fileobj, keep=name == manifest_name)
+        with igzip.IGzipFile(fileobj=source, mode="rb") as gz:
+            stream = _ForwardReader(gz)
+            with tarfile.open(fileobj=stream, mode="r:") as tf:   # type: ignore[call-overload]
+                for member in tf:
+                    name = checker.check(member)
+                    if name is None:
+                        continue
+                    if member.isdir():
+                        writer.directory(tuple(name.split("/")))
+                    else:
+                        stream.seek(member.offset_data)
+                        writer.file(name, member, stream, keep=name == manifest_name)
+        writer.close()      # every block written: a write error is the extraction's
     except UnsafeArchive:
         raise
     except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
         where = f" at entry {member.name!r}" if member is not None else ""
         raise UnsafeArchive(f"the tarball cannot be extracted{where}: {exc}") from None
     finally:
-        writer.close()
+        writer.abandon()
     if checker.count == 0:
         raise UnsafeArchive("the tarball is empty")
     if f"{BUNDLE_TOP}/{BUNDLE_INSTALL_SCRIPT}" not in writer.hashes:
