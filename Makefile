@@ -12,9 +12,9 @@ DEBIAN_PACKAGES := python3-venv shellcheck pigz nix-bin openssl wget binutils zs
 PYTEST_WORKERS ?= 2
 SHELL_SCRIPTS = $(shell git ls-files | while read -r f; do [ -f "$$f" ] && head -c 64 "$$f" | grep -qE '^\#!.*(ba)?sh' && echo "$$f"; done)
 
-.PHONY: deps debian-deps test lint demo bench clean
+.PHONY: deps debian-deps bytecode test lint demo bench clean
 
-deps: debian-deps $(VENV)/.installed
+deps: debian-deps $(VENV)/.installed bytecode
 
 debian-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -30,6 +30,12 @@ $(VENV)/.installed: pyproject.toml
 	@echo "installing Python packages into $(VENV)"
 	@$(PY) -m pip install -q -e '.[test]' >$(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@touch $@
+
+# The project's own modules byte-compiled, as pip does for a wheel: the editable install leaves that to the
+# first run, which PYTHONDONTWRITEBYTECODE forbids, and crio-get then compiles ~40 modules each start (~45 ms).
+# Up to date it only stats the files (~50 ms); a .pyc whose source changed since is not used (mtime, size).
+bytecode: $(VENV)/.installed
+	@$(PY) -m compileall -q crio release/crio_release installer/crio_installer >/dev/null
 
 lint: deps
 	$(VENV)/bin/ruff check .

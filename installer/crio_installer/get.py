@@ -48,7 +48,6 @@ from crio_installer import (
     keyless,
     previous,
     resolve,
-    rollback,
     transaction,
     upstream_bundle,
     verify,
@@ -170,6 +169,8 @@ def run(options: Options, out: Callable[[str], None] = print) -> None:
     if options.rollback:
         if not request.destdir and not _is_root():
             raise CrioError("rolling back needs root (or set DESTDIR)", ExitCode.NOT_ROOT)
+        from crio_installer import rollback  # only --rollback needs it: not loaded by every run
+
         rollback.rollback_previous(request.destdir, say, keep_previous=not options.no_keep_previous)
         return
     fetcher = Fetcher(request.policy, say)
@@ -403,7 +404,7 @@ def fetch_verified(plan: resolve.Plan, request: Request, fetcher: Fetcher, work:
 def _status_meta(request: Request, keyless_signer: str | None) -> dict[str, str]:
     """What --status shows beside the revision: the signer (key fingerprint, keyless identity, `none`, `skipped`)
     and the time."""
-    from crio_installer.inspect import META_INSTALL_TIME, META_SIGNER, SIGNER_KEYLESS_PREFIX, signer_value
+    from crio_installer.signer import META_INSTALL_TIME, META_SIGNER, SIGNER_KEYLESS_PREFIX, signer_value
 
     key = request.key_in_use
     signer = SIGNER_KEYLESS_PREFIX + keyless_signer if keyless_signer else \

@@ -24,16 +24,17 @@ from crio.errors import CrioError, ExitCode
 from crio_installer import installed, journal
 from crio_installer.lock import LOCK_NAME, lock_timeout_from_env
 from crio_installer.read_lock import shared_root_lock
+from crio_installer.signer import (  # noqa: F401  (signer_value and the SIGNER_ values: read here too)
+    META_INSTALL_TIME,
+    META_SIGNER,
+    SIGNER_KEY_PREFIX,
+    SIGNER_KEYLESS_PREFIX,
+    SIGNER_NONE,
+    SIGNER_SKIPPED,
+    signer_value,
+)
 
 Out = Callable[[str], None]
-#: Metadata the installers add for --status (beside crio.downgrade's revision, arch, channel, build-time).
-META_SIGNER = "signer"
-META_INSTALL_TIME = "install-time"
-#: `signer` values: what verified the bundle that was installed.
-SIGNER_NONE = "none"          # no signature published and no key: the sha256 only
-SIGNER_SKIPPED = "skipped"    # --insecure-skip-signature-verification
-SIGNER_KEY_PREFIX = "key-sha256:"
-SIGNER_KEYLESS_PREFIX = "keyless:"
 _PRINTABLE = re.compile(r"^[ -~]{1,256}$")
 _TIME = re.compile(r"^(0|[1-9][0-9]{0,14})$")
 
@@ -131,22 +132,4 @@ def status(sdir: Path, destdir: str, as_json: bool, out: Out) -> ExitCode:
     out(f"previous installation: {previous}")
     out(f"record: {record_path}")
     return ExitCode.OK
-
-
-def signer_value(key_pem: bytes | None, skipped: bool) -> str:
-    """The `signer` metadata of an install: the -k key's fingerprint (sha256 of its DER), or how it was not signed."""
-    if skipped:
-        return SIGNER_SKIPPED
-    if key_pem is None:
-        return SIGNER_NONE
-    import hashlib
-
-    from cryptography.hazmat.primitives import serialization
-
-    try:
-        der = serialization.load_pem_public_key(key_pem).public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    except ValueError:
-        return SIGNER_KEY_PREFIX + "unknown"
-    return SIGNER_KEY_PREFIX + hashlib.sha256(der).hexdigest()
 

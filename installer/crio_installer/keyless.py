@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crio.artifacts import (
     CERTIFICATE_SUFFIX,
@@ -24,7 +25,10 @@ from crio.artifacts import (
 )
 from crio.download import Fetcher, NotFound
 from crio.errors import CrioError, ExitCode, UsageError
-from crio.keyless import UPSTREAM_SIGNER, IdentityPolicy, KeylessResult
+from crio.keyless.policy import UPSTREAM_SIGNER, IdentityPolicy
+
+if TYPE_CHECKING:   # the verifier (and sigstore) is imported where a signature is checked
+    from crio.keyless.verify import KeylessResult
 
 Log = Callable[[str], None]
 
