@@ -242,8 +242,14 @@ def _forge_checkpoint(entry: dict) -> None:
 
 
 def _swap_proof_hash(entry: dict) -> None:
+    """A proof that no longer leads to the root: two of its hashes swapped, or, when the local log's tree is
+    so small that the proof has fewer than two different hashes (a swap would change nothing), its first
+    hash replaced (or one added to an empty proof)."""
     hashes = entry["inclusionProof"]["hashes"]
-    hashes[0], hashes[-1] = hashes[-1], hashes[0]
+    if len(hashes) >= 2 and hashes[0] != hashes[-1]:
+        hashes[0], hashes[-1] = hashes[-1], hashes[0]
+    else:
+        hashes[:1] = [base64.b64encode(bytes(range(32))).decode()]
 
 
 def _other_root(entry: dict) -> None:
