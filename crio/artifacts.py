@@ -398,6 +398,20 @@ INSTALL_CAPABILITIES_TAG = "crio-install-capabilities"
 INSTALL_CAPABILITIES_LINES = 10
 #: The capability that makes a script ours to plan with `--list` and run in place.
 CAPABILITY_LIST = "list"
+#: Capabilities that name an installer option of the script: the word is the option without its `--`
+#: (--verified-tarball SHA256, --record-meta KEY=VALUE, --move-sources, --file-sums FILE).
+CAPABILITY_VERIFIED_TARBALL = "verified-tarball"
+CAPABILITY_RECORD_META = "record-meta"
+CAPABILITY_MOVE_SOURCES = "move-sources"
+CAPABILITY_FILE_SUMS = "file-sums"
+INSTALL_OPTION_CAPABILITIES: tuple[str, ...] = (
+    CAPABILITY_VERIFIED_TARBALL, CAPABILITY_RECORD_META, CAPABILITY_MOVE_SOURCES, CAPABILITY_FILE_SUMS,
+)
+#: A capabilities line naming one of these lists every installer option its script offers, so the
+#: installers take the options from the line and never run the script's --help. Older scripts of ours
+#: declare `list` (and record-meta, verified-tarball) but offer more than their line says: their
+#: --help is asked which options they offer.
+OPTIONS_DECLARED_BY: tuple[str, ...] = (CAPABILITY_MOVE_SOURCES, CAPABILITY_FILE_SUMS)
 #: Record metadata of an install the installer wrote itself (from an upstream-layout bundle):
 #: `#layout<TAB>upstream`; `-u` then removes the recorded files without running any script.
 LAYOUT_KEY = "layout"

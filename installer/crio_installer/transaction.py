@@ -29,7 +29,7 @@ from crio.checksums import sha256_file
 from crio.errors import CrioError, ExitCode
 from crio.paths import is_below, normalisation_error
 from crio.record import INSTALL_SCRIPT_KEY, check_row_paths, read_metadata, with_metadata
-from crio_installer import adoption, journal, previous
+from crio_installer import adoption, journal, previous, script_options
 from crio_installer.destinations import check_destinations
 from crio_installer.lock import LOCK_NAME, RootLock, lock_timeout_from_env
 from crio_installer.record_uninstall import recorded_by_installer, uninstall_recorded
@@ -367,7 +367,7 @@ def _install_locked(staging: Path, destdir: str, log: Log, lock: RootLock, verif
                     record_meta: dict[str, str], move: bool, keep_previous: bool = True) -> None:
     """The transaction itself: plan (install --list), check, journal, run the script, stamp, commit."""
     bundle = staging / BUNDLE_TOP
-    extra = _offered_options(bundle, verified_sha256, record_meta, log, move)
+    extra = script_options.offered_options(bundle, verified_sha256, record_meta, log, move)
     script_sha256 = sha256_file(bundle / BUNDLE_INSTALL_SCRIPT)
     sdir = state_dir(destdir)
     listed = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", "--list"], cwd=bundle,
@@ -451,27 +451,6 @@ def _recorded_state_parents(sdir: Path, destdir: str) -> list[Path]:
                 and fields[0] != "/" and (fields[0] == state or is_below(state, fields[0])):
             out.append(Path(destdir + fields[0]))
     return sorted(out, key=lambda p: len(str(p)), reverse=True)
-
-
-def _offered_options(bundle: Path, verified_sha256: str | None, record_meta: dict[str, str], log: Log,
-                     move: bool = False) -> list[str]:
-    """The options of the bundle's install script asked for that its --help says it offers."""
-    if verified_sha256 is None and not record_meta and not move:
-        return []
-    offered = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", "--help"], cwd=bundle,
-                             capture_output=True, text=True, check=False)
-    text = offered.stdout if offered.returncode == 0 else ""
-    extra: list[str] = []
-    if verified_sha256 is not None and "--verified-tarball SHA256" in text:
-        extra += ["--verified-tarball", verified_sha256]
-    if record_meta and "--record-meta KEY=VALUE" not in text:
-        log("WARNING: the bundle's install script cannot record its revision: a later downgrade from it is not "
-            "detected")
-    elif record_meta:
-        extra += [arg for key, value in record_meta.items() for arg in ("--record-meta", f"{key}={value}")]
-    if move and "--move-sources" in text:
-        extra.append("--move-sources")
-    return extra
 
 
 def uninstall(destdir: str, log: Log) -> None:

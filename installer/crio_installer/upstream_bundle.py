@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
 import shutil
 import stat
 import subprocess
@@ -38,8 +37,6 @@ from crio.artifacts import (
     BUNDLE_INSTALL_SCRIPT,
     BUNDLE_TOP,
     CAPABILITY_LIST,
-    INSTALL_CAPABILITIES_LINES,
-    INSTALL_CAPABILITIES_TAG,
     INSTALL_RECORD,
     INSTALL_STATE_DIR,
     LAYOUT_KEY,
@@ -52,24 +49,9 @@ from crio_installer import adoption, transaction
 from crio_installer.destinations import check_destinations
 from crio_installer.journal import destination_error
 from crio_installer.record_uninstall import file_sha256
+from crio_installer.script_options import capabilities
 
 Log = Callable[[str], None]
-_CAPABILITIES_RE = re.compile(rb"# " + INSTALL_CAPABILITIES_TAG.encode() + rb":((?: [a-z][a-z0-9-]*)+)")
-
-
-def capabilities(script: Path) -> frozenset[str]:
-    """What an install script declares on its capabilities line (empty: none, as upstream's). Never runs it."""
-    try:
-        fd = os.open(script, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return frozenset()
-    with os.fdopen(fd, "rb") as handle:
-        head = handle.read(8192)
-    for line in head.split(b"\n")[:INSTALL_CAPABILITIES_LINES]:
-        match = _CAPABILITIES_RE.fullmatch(line)
-        if match:
-            return frozenset(match.group(1).decode().split())
-    return frozenset()
 
 
 def plans_with_list(bundle: Path) -> bool:

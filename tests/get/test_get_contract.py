@@ -23,10 +23,12 @@ from helpers.get_fixtures import CRIO_GET, GET_SCRIPT
 from crio.arch import ALIASES, ARCHITECTURES, normalize_arch
 from crio.artifacts import (
     BUNDLE_MAIN_MARKER,
+    INSTALL_OPTION_CAPABILITIES,
     INSTALL_PATH_VARIABLES,
     INSTALL_RECORD,
     INSTALL_VARIABLES,
     MAIN_MARKER,
+    OPTIONS_DECLARED_BY,
     SHA256_TOOLS,
     arch_files,
     artifact_url,
@@ -271,6 +273,16 @@ def check_install_variables(get_script: Path, install_script: Path) -> None:
     assert query([["path_variables"]], install_script) == [(0, "\n".join(INSTALL_PATH_VARIABLES))]
     for script in (get_script, install_script):
         assert query([["sha256_tools"]], script) == [(0, "\n".join(SHA256_TOOLS))]
+
+
+def check_option_capabilities(get_script: Path) -> None:
+    """scripts/get's copies of the capability words naming install script options (crio.artifacts)."""
+    assert query([["option_capabilities"]], get_script) == \
+        [(0, f"{' '.join(INSTALL_OPTION_CAPABILITIES)}\n{' '.join(OPTIONS_DECLARED_BY)}")]
+
+
+def test_option_capability_words_match() -> None:
+    check_option_capabilities(GET_SCRIPT)
 
 
 TARBALL_NAMES = [
@@ -658,6 +670,9 @@ MUTATIONS = [
      '    parse_minor_series', "requests"),
     ("get", "-u | -U | --uninstall) DO_UNINSTALL", "-U | --uninstall) DO_UNINSTALL", "options"),
     ("get", "  -m, --mirror URL       base URL", "  -m URL                 base URL", "options"),
+    ("get", 'readonly OPTIONS_DECLARED_BY=("$CAPABILITY_MOVE_SOURCES" "$CAPABILITY_FILE_SUMS")',
+     'readonly OPTIONS_DECLARED_BY=("$CAPABILITY_MOVE_SOURCES")', "option_capabilities"),
+    ("get", 'CAPABILITY_FILE_SUMS="file-sums"', 'CAPABILITY_FILE_SUMS="file-sum"', "option_capabilities"),
 ]
 
 
@@ -674,6 +689,7 @@ def test_a_changed_copy_fails_the_contract(tmp_path: Path) -> None:
         "journals": lambda get, _install: check_journals(get, tmp_path / f"j{len(list(tmp_path.iterdir()))}"),
         "options": lambda get, _install: check_options(get),
         "requests": lambda get, _install: check_request_markers(get),
+        "option_capabilities": lambda get, _install: check_option_capabilities(get),
     }
     for check in checks.values():
         check(GET_SCRIPT, INSTALL_SCRIPT)           # the originals pass ...
