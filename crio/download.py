@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import requests
-
 from crio.errors import CrioError, ExitCode
+from crio.http_get import HttpClient, PermanentRequestError
 from crio.urls import file_url_path, redact, redact_url
 
 CHUNK = 1 << 20
@@ -83,14 +82,17 @@ def _file_path(url: str) -> str:
 
 
 class Fetcher:
-    """One requests session for all reads of a run."""
+    """One HTTP client (connections kept per origin) for all reads of a run."""
 
     def __init__(self, policy: RetryPolicy | None = None, log: Callable[[str], None] | None = None,
                  user_agent: str = "crio-get") -> None:
         self.policy = policy or RetryPolicy()
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = user_agent
+        self.client = HttpClient(user_agent, self.policy.timeout)
         self.log = log or (lambda _msg: None)
+
+    def close(self) -> None:
+        """Close the kept connections."""
+        self.client.close()
 
     def read_small(self, url: str, limit: int = SMALL_LIMIT) -> bytes:
         """The whole body of a small object (marker, checksum, signature); more than `limit` bytes fails."""
@@ -127,9 +129,8 @@ class Fetcher:
             status = 0
             try:
                 headers = {"Range": f"bytes={offset}-"} if offset else {}
-                with self.session.get(url, headers=headers, stream=True,
-                                      timeout=(self.policy.timeout, self.policy.timeout)) as response:
-                    status = response.status_code
+                with self.client.get(url, headers) as response:
+                    status = response.status
                     if status in NOT_FOUND_STATUSES:
                         raise NotFound(f"{shown} not found (HTTP {status})")
                     if status == 416:
@@ -137,13 +138,14 @@ class Fetcher:
                         raise DownloadFailed(f"{shown}: range not satisfiable")
                     if 400 <= status < 500 and status not in RETRY_STATUSES:
                         raise DownloadFailed(f"{shown}: HTTP {status}", ExitCode.DOWNLOAD)
-                    response.raise_for_status()
+                    if status >= 300:
+                        raise DownloadFailed(f"{shown}: HTTP {status}")
                     skip = offset if (offset and status == 200) else 0
                     if not announced and on_length is not None and status == 200:
                         length = response.headers.get("Content-Length")
                         on_length(int(length) if length and length.isdigit() else None)
                         announced = True
-                    for chunk in response.raw.stream(CHUNK, decode_content=False):
+                    for chunk in response.chunks(CHUNK):
                         if skip:
                             if len(chunk) <= skip:
                                 skip -= len(chunk)
@@ -155,11 +157,13 @@ class Fetcher:
                     return
             except NotFound:
                 raise
+            except PermanentRequestError as exc:     # a URL or proxy setting no retry can fix
+                raise DownloadFailed(redact(f"{shown}: {exc}", url)) from None
             except DownloadFailed as exc:
                 if 400 <= status < 500 and status not in RETRY_STATUSES and status != 416:
                     raise
                 error = str(exc)
-            except (requests.RequestException, OSError, Exception) as exc:  # urllib3 protocol errors too
+            except Exception as exc:    # OSError (sockets, TLS), http.client's protocol errors, a short body
                 if isinstance(exc, CrioError):
                     raise
                 error = f"{type(exc).__name__}: {exc}"

@@ -115,7 +115,7 @@ class SourceFetcher:
             target.unlink(missing_ok=True)
             raise CrioError(f"component {component.name}: {exc.message}", ExitCode.BUILD) from None
         finally:
-            fetcher.session.close()
+            fetcher.close()
         if digest.hexdigest() != expected:
             target.unlink(missing_ok=True)
             raise CrioError(
