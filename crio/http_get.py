@@ -7,8 +7,8 @@ relies on is kept, each piece tested in tests/get/test_fetch_transport.py:
 - one connection per origin (or proxy) reused across requests, reopened when the server closed it;
 - redirects (301, 302, 303, 307, 308; relative or absolute Location), at most MAX_REDIRECTS, the
   Authorization from a URL's `user:password@` dropped when a redirect leaves its origin;
-- proxies from `http_proxy`, `https_proxy`, `all_proxy` (either case; `no_proxy` honoured), as
-  requests and curl read them: absolute-URI requests for http, CONNECT tunnels for https; a proxy
+- proxies from `http_proxy`, `https_proxy`, `all_proxy` (either case, lower case first; `no_proxy`
+  with names, suffixes, `*` and networks such as `10.0.0.0/8`), as requests and curl read them: absolute-URI requests for http, CONNECT tunnels for https; a proxy
   URL's `user:password@` sent as Proxy-Authorization; http:// proxies only;
 - TLS verified against the system's CA store, like curl in scripts/get (SSL_CERT_FILE / SSL_CERT_DIR
   as OpenSSL reads them), or the bundle named by REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE; certifi's bundle
@@ -71,9 +71,30 @@ def _proxy_for(scheme: str, host: str) -> str | None:
     """The proxy URL the environment names for `scheme`://`host`, or None (no proxy, or no_proxy matches)."""
     proxies = urllib.request.getproxies_environment()
     proxy = proxies.get(scheme) or proxies.get("all")
-    if not proxy or urllib.request.proxy_bypass_environment(host, proxies):
+    if not proxy or urllib.request.proxy_bypass_environment(host, proxies) or \
+            _in_no_proxy_network(host, proxies.get("no", "")):
         return None
     return proxy
+
+
+def _in_no_proxy_network(host: str, no_proxy: str) -> bool:
+    """An IP host inside a network of no_proxy (`10.0.0.0/8`), as requests and curl read it."""
+    if "/" not in no_proxy:
+        return False
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    for entry in no_proxy.replace(" ", "").split(","):
+        if "/" in entry:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                continue
+    return False
 
 
 class Response:

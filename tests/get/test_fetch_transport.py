@@ -185,10 +185,9 @@ def test_https_requests_ca_bundle_wins_over_curl_ca_bundle(tls_server: TLSFaultS
     assert Fetcher(quick()).read_small(f"{tls_server.url}/small2.txt") == SMALL["/small2.txt"]
 
 
-@pytest.mark.xfail(strict=False, reason="requests verifies against certifi's bundle and ignores SSL_CERT_FILE; "
-                                        "whether the new transport honours it (as OpenSSL and curl do) is the "
-                                        "lead's decision")
 def test_https_trusts_ssl_cert_file(tls_server: TLSFaultServer, pki: PKI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The system's CA store as OpenSSL finds it, SSL_CERT_FILE included: what curl in scripts/get trusts too
+    (requests trusted certifi's bundle instead and ignored SSL_CERT_FILE)."""
     monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_pem))
     data, _lengths = streamed(Fetcher(quick()), f"{tls_server.url}/blob")
     assert data == BLOB
@@ -367,3 +366,37 @@ def test_user_agent_is_the_one_given(server: FaultServer) -> None:
     assert b"".join(fetcher.stream(f"{server.url}/link")) == BLOB
     seen = [(path, headers.get("User-Agent")) for path, headers in server.request_headers]
     assert seen == [("/small0.txt", agent), ("/link", agent), ("/blob", agent)]
+
+
+# --- what the standard-library transport adds on top of the above -----------------------------------------------
+
+
+def _authorization(server: FaultServer, path: str) -> str | None:
+    seen = {name.lower(): value for p, headers in server.request_headers if p == path
+            for name, value in headers.items()}
+    return seen.get("authorization")
+
+
+def test_credentials_in_the_url_are_sent_to_that_origin_only(root: Path, server: FaultServer) -> None:
+    """`https://user:token@mirror/` authenticates to the mirror (as curl does in scripts/get), and a redirect
+    to another origin does not carry the credentials along."""
+    base = server.url.replace("http://", "http://crio:s3cret%21@")
+    assert Fetcher(quick()).read_small(f"{base}/small0.txt") == SMALL["/small0.txt"]
+    assert _authorization(server, "/small0.txt") == "Basic Y3JpbzpzM2NyZXQh"    # crio:s3cret!
+    with FaultServer(root) as other:
+        server.fault("/small1.txt", f"redirect:302:{other.url}/small2.txt")
+        assert Fetcher(quick()).read_small(f"{base}/small1.txt") == SMALL["/small2.txt"]
+        assert _authorization(server, "/small1.txt") is not None
+        assert _authorization(other, "/small2.txt") is None
+
+
+@pytest.mark.parametrize("proxy_url", ["socks5://127.0.0.1:1080", "https://127.0.0.1:3128"])
+def test_an_unsupported_proxy_fails_at_once_naming_it(server: FaultServer, proxy_url: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy scheme this transport cannot speak is a setting to fix, not a failure to retry: one attempt,
+    one message, and nothing is sent around the proxy."""
+    monkeypatch.setenv("HTTP_PROXY", proxy_url)
+    with pytest.raises(DownloadFailed, match="only http:// proxies are supported") as info:
+        Fetcher(RetryPolicy(timeout=5, attempts=5, delay=5)).read_small(f"{server.url}/small0.txt")
+    assert "attempts" not in str(info.value)
+    assert server.connections == 0
