@@ -35,7 +35,7 @@ from crio.artifacts import (
 from crio.record import parse_record
 
 STATE = INSTALL_STATE_DIR.lstrip("/")
-OURS_LINE = "# crio-install-capabilities: list uninstall record-meta verified-tarball move-sources file-sums"
+OURS_LINE = "# crio-install-capabilities: list uninstall record-meta verified-tarball move-sources file-sums plan-fd"
 #: The line of the scripts released before the option words: --help says what else they offer.
 OLDER_LINE = "# crio-install-capabilities: list uninstall record-meta verified-tarball"
 #: A line naming an option word but not record-meta: the line is believed, the revision is not recorded.
