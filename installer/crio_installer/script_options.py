@@ -91,3 +91,9 @@ def offered_options(bundle: Path, verified_sha256: str | None, record_meta: dict
         extra.append("--move-sources")
     return extra
 
+
+def plans_once(bundle: Path) -> bool:
+    """The bundle's install script declares --plan-fd/--go-fd on its capabilities line: it is run once, sending
+    its plan before it writes anything (crio_installer.planned_run), instead of `--list` and then the install.
+    Read from the line only (never from --help: no script offered it before the line listed the options)."""
+    return CAPABILITY_PLAN_FD in capabilities(bundle / BUNDLE_INSTALL_SCRIPT)
