@@ -51,6 +51,7 @@ HOOKS = {
         '    if [ -n "${CRIO_TEST_NO_END:-}" ]; then exit "$CRIO_TEST_NO_END"; fi\n'
         '    if [ -n "${CRIO_TEST_BIG_PLAN:-}" ]; then head -c 5000000 /dev/zero | tr "\\0" a >&"$PLAN_FD"; fi\n'
         '    if [ -n "${CRIO_TEST_STOP_PARENT:-}" ]; then kill -STOP "$PPID"; fi\n'
+        '    if [ -n "${CRIO_TEST_EXTRA_PATH:-}" ]; then say "$CRIO_TEST_EXTRA_PATH" >&"$PLAN_FD"; fi\n'
         '    say "$PLAN_END" >&"$PLAN_FD"\n',
     "\nawait_go() {\n":
         '\nawait_go() {\n'
@@ -244,6 +245,20 @@ def test_a_plan_cut_short_or_too_long_fails_with_nothing_changed(env: dict[str, 
     assert message in result.stderr and "nothing was changed" in result.stderr
     assert destinations(dest) == before
     assert not (dest / STATE / "transaction").exists()
+
+
+def test_a_plan_crio_get_refuses_is_never_installed(bucket: Path, tmp_path: Path) -> None:
+    """A path outside DESTDIR in the plan: crio-get refuses it before `go` (exit 7), the script waiting for its
+    go-ahead reads end of file and exits, and nothing changed."""
+    dest, tmp, mark = tmp_path / "dest", tmp_path / "tmp", tmp_path / "mark"
+    assert get(bucket, OLD, dest, tmp).returncode == 0
+    before = destinations(dest)
+    result = get(bucket, NEW, dest, tmp, CRIO_TEST_EXTRA_PATH=str(tmp_path / "elsewhere"), CRIO_TEST_MARK=str(mark))
+    assert result.returncode == ExitCode.INSTALL, result.stdout + result.stderr
+    assert "which is not a destination of this install" in result.stderr
+    wait_gone(int(wait_for(mark)))
+    assert destinations(dest) == before
+    assert not (dest / STATE / "transaction").exists() and not (tmp_path / "elsewhere").exists()
 
 
 # --- the script by hand -------------------------------------------------------------------------
