@@ -404,9 +404,16 @@ CAPABILITY_VERIFIED_TARBALL = "verified-tarball"
 CAPABILITY_RECORD_META = "record-meta"
 CAPABILITY_MOVE_SOURCES = "move-sources"
 CAPABILITY_FILE_SUMS = "file-sums"
+#: --plan-fd FD --go-fd FD: one run that sends its plan (what --list prints, then INSTALL_PLAN_END) and
+#: installs exactly that plan once the caller writes `go` (crio_installer.planned_run); only ever read from
+#: the line (no script showed it in --help before the line listed the options).
+CAPABILITY_PLAN_FD = "plan-fd"
 INSTALL_OPTION_CAPABILITIES: tuple[str, ...] = (
     CAPABILITY_VERIFIED_TARBALL, CAPABILITY_RECORD_META, CAPABILITY_MOVE_SOURCES, CAPABILITY_FILE_SUMS,
+    CAPABILITY_PLAN_FD,
 )
+#: The line ending a plan sent on --plan-fd (the install script's PLAN_END): never a path.
+INSTALL_PLAN_END = "-- end of plan"
 #: A capabilities line naming one of these lists every installer option its script offers, so the
 #: installers take the options from the line and never run the script's --help. Older scripts of ours
 #: declare `list` (and record-meta, verified-tarball) but offer more than their line says: their

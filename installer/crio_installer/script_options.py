@@ -21,6 +21,7 @@ from crio.artifacts import (
     BUNDLE_INSTALL_SCRIPT,
     CAPABILITY_FILE_SUMS,
     CAPABILITY_MOVE_SOURCES,
+    CAPABILITY_PLAN_FD,
     CAPABILITY_RECORD_META,
     CAPABILITY_VERIFIED_TARBALL,
     INSTALL_CAPABILITIES_LINES,
@@ -38,6 +39,7 @@ HELP_TEXT: dict[str, str] = {
     CAPABILITY_RECORD_META: "--record-meta KEY=VALUE",
     CAPABILITY_MOVE_SOURCES: "--move-sources",
     CAPABILITY_FILE_SUMS: "--file-sums FILE",
+    CAPABILITY_PLAN_FD: "--plan-fd FD",
 }
 
 
@@ -88,3 +90,10 @@ def offered_options(bundle: Path, verified_sha256: str | None, record_meta: dict
     if move and CAPABILITY_MOVE_SOURCES in offers:
         extra.append("--move-sources")
     return extra
+
+
+def plans_once(bundle: Path) -> bool:
+    """The bundle's install script declares --plan-fd/--go-fd on its capabilities line: it is run once, sending
+    its plan before it writes anything (crio_installer.planned_run), instead of `--list` and then the install.
+    Read from the line only (never from --help: no script offered it before the line listed the options)."""
+    return CAPABILITY_PLAN_FD in capabilities(bundle / BUNDLE_INSTALL_SCRIPT)

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from crio.artifacts import BUNDLE_INSTALL_SCRIPT, BUNDLE_TOP, INSTALL_RECORD, INSTALL_STATE_DIR
@@ -32,6 +32,7 @@ from crio.record import INSTALL_SCRIPT_KEY, check_row_paths, read_metadata, with
 from crio_installer import adoption, journal, previous, script_options
 from crio_installer.destinations import check_destinations
 from crio_installer.lock import LOCK_NAME, RootLock, lock_timeout_from_env
+from crio_installer.planned_run import PlannedRun
 from crio_installer.record_uninstall import recorded_by_installer, uninstall_recorded
 
 Log = Callable[[str], None]
@@ -365,44 +366,59 @@ def install_bundle(staging: Path, destdir: str, log: Log, verified_sha256: str |
 
 def _install_locked(staging: Path, destdir: str, log: Log, lock: RootLock, verified_sha256: str | None,
                     record_meta: dict[str, str], move: bool, keep_previous: bool = True) -> None:
-    """The transaction itself: plan (install --list), check, journal, run the script, stamp, commit."""
+    """The transaction itself: plan, check, journal, run the script, stamp, commit.
+
+    A script that declares plan-fd is run once (crio_installer.planned_run): it sends its plan and
+    installs exactly that plan once it is journaled; an older one plans with `install --list` and is
+    run again to install.
+    """
     bundle = staging / BUNDLE_TOP
     extra = script_options.offered_options(bundle, verified_sha256, record_meta, log, move)
     script_sha256 = sha256_file(bundle / BUNDLE_INSTALL_SCRIPT)
     sdir = state_dir(destdir)
+    once = script_options.plans_once(bundle)
+    with PlannedRun(bundle, extra, lock.fd) if once else nullcontext() as run:
+        raw = run.plan() if run is not None else _listed(bundle)
+        paths = list(dict.fromkeys([*raw, str(sdir / INSTALL_RECORD), str(sdir / BUNDLE_INSTALL_SCRIPT)]))
+        check_plan_paths(paths, destdir)
+        adopted = adoption.find(destdir, sdir, log)   # an upstream installation: removed inside the transaction
+        paths = list(dict.fromkeys([*paths, *adopted.paths]))
+        check_destinations(paths, destdir)   # refuse FIFOs, directories, links out of DESTDIR
+        txn = begin(paths, destdir)
+        log(f"installing {len(raw)} files")
+        try:
+            adoption.remove(adopted)
+            if run is not None:
+                returncode = run.go()
+            else:
+                returncode = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", *extra], cwd=bundle,
+                                            check=False, pass_fds=(lock.fd,)).returncode
+            if returncode == 0:
+                stamp_record(sdir, {INSTALL_SCRIPT_KEY: script_sha256})
+        except BaseException:
+            rollback(txn, destdir)
+            raise
+    if returncode != 0:
+        log(f"the bundle's install script failed (exit {returncode}): restoring the previous installation")
+        rollback(txn, destdir)
+        if returncode == ExitCode.VERIFICATION:
+            # The script's own verification failure: the bundle is bad, not the host.
+            raise CrioError("the bundle failed its own verification; the previous installation is restored",
+                            ExitCode.VERIFICATION)
+        raise CrioError(f"install failed (exit {returncode}); the previous installation is restored",
+                        ExitCode.INSTALL)
+    commit(txn, destdir, keep_previous)
+    adoption.retire(adopted, log)
+
+
+def _listed(bundle: Path) -> list[str]:
+    """The plan of an install script without plan-fd: the lines its `install --list` prints (blank ones dropped)."""
     listed = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", "--list"], cwd=bundle,
                             capture_output=True, text=True, check=False)
     if listed.returncode != 0:
         first = (listed.stderr.strip().splitlines() or [""])[0]
         raise CrioError(f"the bundle's install --list failed: {first}", ExitCode.INSTALL)
-    raw = [line for line in listed.stdout.splitlines() if line.strip()]
-    paths = list(dict.fromkeys([*raw, str(sdir / INSTALL_RECORD), str(sdir / BUNDLE_INSTALL_SCRIPT)]))
-    check_plan_paths(paths, destdir)
-    adopted = adoption.find(destdir, sdir, log)   # an upstream installation: removed inside the transaction
-    paths = list(dict.fromkeys([*paths, *adopted.paths]))
-    check_destinations(paths, destdir)   # refuse FIFOs, directories, links out of DESTDIR
-    txn = begin(paths, destdir)
-    log(f"installing {len(raw)} files")
-    try:
-        adoption.remove(adopted)
-        result = subprocess.run(["bash", f"./{BUNDLE_INSTALL_SCRIPT}", *extra], cwd=bundle, check=False,
-                                pass_fds=(lock.fd,))
-        if result.returncode == 0:
-            stamp_record(sdir, {INSTALL_SCRIPT_KEY: script_sha256})
-    except BaseException:
-        rollback(txn, destdir)
-        raise
-    if result.returncode != 0:
-        log(f"the bundle's install script failed (exit {result.returncode}): restoring the previous installation")
-        rollback(txn, destdir)
-        if result.returncode == ExitCode.VERIFICATION:
-            # The script's own verification failure: the bundle is bad, not the host.
-            raise CrioError("the bundle failed its own verification; the previous installation is restored",
-                            ExitCode.VERIFICATION)
-        raise CrioError(f"install failed (exit {result.returncode}); the previous installation is restored",
-                        ExitCode.INSTALL)
-    commit(txn, destdir, keep_previous)
-    adoption.retire(adopted, log)
+    return [line for line in listed.stdout.splitlines() if line.strip()]
 
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
