@@ -164,7 +164,9 @@ def run(options: Options, out: Callable[[str], None] = print) -> None:
     if options.uninstall:
         if not request.destdir and not _is_root():
             raise CrioError("uninstalling needs root (or set DESTDIR)", ExitCode.NOT_ROOT)
-        transaction.uninstall(request.destdir, say)
+        from crio_installer.uninstall import uninstall  # only for -u
+
+        uninstall(request.destdir, say)
         return
     if options.rollback:
         if not request.destdir and not _is_root():

@@ -17,11 +17,11 @@ from crio.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Loaded only on the paths that need them (--version, keyless verification, -k, --rollback,
-#: --verify/--status, a progress bar on a terminal), not by the CLI module.
+#: Loaded only on the paths that need them (--version, keyless verification, -k, --rollback, -u,
+#: --verify/--status, a progress bar on a terminal), not by the CLI module; nor is requests (crio/http_get.py).
 LAZY = ("crio.version", "crio.keyless.verify", "crio.keyless.trust", "crio.signing", "crio_installer.rollback",
-        "crio_installer.inspect", "crio_installer.installed", "crio_installer.read_lock", "sigstore",
-        "cryptography", "tqdm")
+        "crio_installer.uninstall", "crio_installer.inspect", "crio_installer.installed", "crio_installer.read_lock",
+        "sigstore", "cryptography", "tqdm", "requests", "urllib3")
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:
