@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from helpers.served import ServedInThread
+
 _PULL = re.compile(r"^/repos/([^/]+/[^/]+)/pulls/(\d+)$")
 _COMMIT_PULLS = re.compile(r"^/repos/([^/]+/[^/]+)/commits/([0-9a-f]{40})/pulls$")
 
@@ -37,7 +39,7 @@ class Request:
 
 
 @dataclass
-class FakeGitHub:
+class FakeGitHub(ServedInThread):
     """Start with `with FakeGitHub() as api:`; `api.url` is the API root to put in GITHUB_API_URL."""
 
     repository: str = "cri-o/cri-o"
@@ -55,16 +57,7 @@ class FakeGitHub:
         self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.owner = self
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
-
-    def __enter__(self) -> FakeGitHub:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve_in_thread()
 
     def add_pull(self, number: int, body: str, author: str, *, title: str = "", labels: tuple[str, ...] = (),
                  merge_commit_sha: str | None = None, merged: bool = True) -> None:

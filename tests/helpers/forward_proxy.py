@@ -25,6 +25,8 @@ import struct
 import threading
 from urllib.parse import urlsplit
 
+from helpers.served import ServedInThread
+
 _HOP_HEADERS = frozenset({"connection", "keep-alive", "proxy-connection", "proxy-authorization",
                           "te", "trailer", "upgrade"})
 
@@ -140,7 +142,7 @@ class _ProxyServer(http.server.ThreadingHTTPServer):
     owner: ForwardProxy
 
 
-class ForwardProxy:
+class ForwardProxy(ServedInThread):
     """A threaded forward proxy on 127.0.0.1:<free port>; `lines` records each request line it saw."""
 
     def __init__(self) -> None:
@@ -150,16 +152,7 @@ class ForwardProxy:
         self.lines: list[str] = []
         self._lock = threading.Lock()
         self._cut: tuple[int | None, bool] = (None, False)
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
-
-    def __enter__(self) -> ForwardProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve_in_thread()
 
     def cut_after(self, body_bytes: int, reset: bool = False) -> None:
         """The next relayed GET answer ends after `body_bytes` bytes of body (closed, or reset); once."""

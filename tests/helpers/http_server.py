@@ -39,6 +39,8 @@ import threading
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from helpers.served import ServedInThread
+
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>404 Not Found</title></head><body>Not Found</body></html>\n"
 
 
@@ -167,7 +169,7 @@ class _Server(http.server.ThreadingHTTPServer):
         super().finish_request(request, client_address)
 
 
-class FaultServer:
+class FaultServer(ServedInThread):
     """Serve `root` on 127.0.0.1:<free port>; `fault(path, kind, times=1)` queues failures."""
 
     scheme = "http"
@@ -190,18 +192,10 @@ class FaultServer:
         self._permanent: dict[str, str] = {}
         self._stop = threading.Event()
         self.requests: list[tuple[str, str | None, str | None]] = []
-        # A short poll interval: shutdown() waits up to one interval, and tests start many servers.
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+        self._serve_in_thread()
 
-    def __enter__(self) -> FaultServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def _stopping(self) -> None:
         self._stop.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
     def fault(self, path: str, kind: str, times: int | None = 1) -> None:
         """Queue `kind` for the next `times` requests of `path` (None: every request)."""
