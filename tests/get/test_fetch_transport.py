@@ -400,3 +400,14 @@ def test_an_unsupported_proxy_fails_at_once_naming_it(server: FaultServer, proxy
         Fetcher(RetryPolicy(timeout=5, attempts=5, delay=5)).read_small(f"{server.url}/small0.txt")
     assert "attempts" not in str(info.value)
     assert server.connections == 0
+
+
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1:70/x"])
+def test_a_hostile_redirect_to_another_scheme_reads_nothing_local(server: FaultServer, location: str) -> None:
+    """A mirror answering with a redirect to file:// (or any scheme but http/https) must not make the installer
+    read a local file: the download fails at once, naming the unsupported scheme."""
+    server.fault("/small0.txt", f"redirect:302:{location}")
+    with pytest.raises(DownloadFailed, match="unsupported URL scheme") as info:
+        Fetcher(RetryPolicy(timeout=5, attempts=3, delay=0)).read_small(f"{server.url}/small0.txt")
+    assert "root:" not in str(info.value)
+    assert server.hits("/small0.txt") == 1
